@@ -1,0 +1,136 @@
+"""One base exception, one per kind of failure, each with the exit code the CLI returns.
+
+Exit codes are part of the interface (README, CI scripts read them):
+    0 success
+    1 a verification found mismatches
+    2 bad input or usage: printed as ``file:line:col: message``
+    3 an external tool or the registry failed (after retries)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+EXIT_OK = 0
+EXIT_MISMATCH = 1
+EXIT_INPUT = 2
+EXIT_TOOL = 3
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where in an input file a problem is. ``line``/``column`` are 1-based, 0 means unknown."""
+
+    path: Path | str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        text = str(self.path)
+        if self.line:
+            text += f":{self.line}"
+            if self.column:
+                text += f":{self.column}"
+        return text
+
+
+class PipelineError(Exception):
+    """Base of every error the pipeline reports to a user instead of a traceback."""
+
+    exit_code = EXIT_TOOL
+    #: Shown before the message when there is no file location, e.g. ``Rpms: ...``.
+    stage = "Pipeline"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The single line the CLI prints. Never holds a newline."""
+        text = f"{self.stage}: {self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return " ".join(text.split())
+
+
+class InputError(PipelineError):
+    """A malformed input file or a bad command line: the user must change something."""
+
+    exit_code = EXIT_INPUT
+    stage = "Input"
+
+    def __init__(
+        self, location: Location | Path | str | None, message: str, *, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        if location is not None and not isinstance(location, Location):
+            location = Location(location)
+        self.location = location
+
+    def one_line(self) -> str:
+        if self.location is None:
+            return super().one_line()
+        text = f"{self.location}: {self.message}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return " ".join(text.split())
+
+
+class ToolError(PipelineError):
+    """An external command failed or could not be started."""
+
+    stage = "Tool"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        argv: list[str] | None = None,
+        returncode: int | None = None,
+        stderr_tail: str = "",
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.argv = argv or []
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+
+
+class RegistryError(PipelineError):
+    """The registry could not be reached or answered wrongly, after retries."""
+
+    stage = "Registry"
+
+
+class MismatchError(PipelineError):
+    """Verification ran and found differences; the details are in the report."""
+
+    exit_code = EXIT_MISMATCH
+    stage = "Verify"
+
+
+# One per stage: raised for failures that are not an input file's fault.
+class PlanError(PipelineError):
+    stage = "Plan"
+
+
+class RpmsError(PipelineError):
+    stage = "Rpms"
+
+
+class ContainersError(PipelineError):
+    stage = "Containers"
+
+
+class PublishError(PipelineError):
+    stage = "Publish"
+
+
+class VerifyError(PipelineError):
+    stage = "Verify"
+
+
+class SetupError(PipelineError):
+    stage = "Setup"

@@ -1,0 +1,192 @@
+"""The one subprocess runner. Every external command of the pipeline goes through ``run``.
+
+Why one runner: argv lists only (no shell, so no quoting bugs and no injection), an explicit
+minimal environment (a build must not depend on the caller's shell), the command logged as
+``shlex.join`` so it can be copied and re-run, one typed error carrying the exit code and the
+tail of stderr, and the duration of each call recorded for the build report.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipeline.errors import ToolError
+
+log = logging.getLogger("pipeline.run")
+
+#: Variables a tool may need from the caller's environment; everything else is dropped.
+PASSTHROUGH = (
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "XDG_RUNTIME_DIR",
+    "REGISTRY_AUTH_FILE",
+    "CONTAINERS_STORAGE_CONF",
+    "CONTAINERS_REGISTRIES_CONF",
+    "BUILDAH_ISOLATION",
+    "GOPROXY",
+    "GOFLAGS",
+    "GOPATH",
+    "GOCACHE",
+    "GOMODCACHE",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+)
+#: Fixed for every command so output is parseable and builds are reproducible.
+FIXED_ENV = {"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8", "TZ": "UTC"}
+STDERR_TAIL_LINES = 15
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+@dataclass
+class ToolTimings:
+    """Collects (tool, seconds) of every command run while it is active; thread-safe."""
+
+    calls: list[tuple[str, float]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, tool: str, seconds: float) -> None:
+        with self._lock:
+            self.calls.append((tool, seconds))
+
+    def by_tool(self) -> dict[str, dict[str, float]]:
+        totals: dict[str, dict[str, float]] = {}
+        with self._lock:
+            for tool, seconds in self.calls:
+                entry = totals.setdefault(tool, {"calls": 0, "seconds": 0.0})
+                entry["calls"] += 1
+                entry["seconds"] = round(entry["seconds"] + seconds, 3)
+        return totals
+
+    def total(self) -> float:
+        with self._lock:
+            return sum(seconds for _, seconds in self.calls)
+
+
+_active: list[ToolTimings] = []
+_active_lock = threading.Lock()
+
+
+@contextmanager
+def recording() -> Iterator[ToolTimings]:
+    """Record the duration of every ``run`` call made (from any thread) inside the block."""
+    timings = ToolTimings()
+    with _active_lock:
+        _active.append(timings)
+    try:
+        yield timings
+    finally:
+        with _active_lock:
+            _active.remove(timings)
+
+
+def tool_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The minimal environment every tool gets: the passthrough names, fixed locale/TZ, extras."""
+    env = {name: os.environ[name] for name in PASSTHROUGH if name in os.environ}
+    env.setdefault("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    env.update(FIXED_ENV)
+    if extra:
+        env.update(extra)
+    return env
+
+
+def _describe_exit(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            return f"killed by signal {signal.Signals(-returncode).name}"
+        except ValueError:
+            return f"killed by signal {-returncode}"
+    if returncode == 127:
+        return "exit 127 (command not found inside the tool)"
+    return f"exit {returncode}"
+
+
+def _tail(text: str, lines: int = STDERR_TAIL_LINES) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def run(
+    argv: Sequence[str | Path],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | str | None = None,
+    input: str | bytes | None = None,
+    timeout: float | None = None,
+    check: bool = True,
+    capture: bool = True,
+    text: bool = True,
+) -> Completed:
+    """Run ``argv`` and return its result; raise ``ToolError`` when it fails and ``check``.
+
+    ``env`` is added to the minimal environment of ``tool_env``; the caller's environment is
+    never passed through wholesale.
+    """
+    args = [os.fspath(a) for a in argv]
+    if not args:
+        raise ValueError("run() needs a command")
+    tool = Path(args[0]).name
+    log.debug("$ %s", shlex.join(args))
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(  # noqa: S603 - argv list, never a shell
+            args,
+            env=tool_env(env),
+            cwd=cwd,
+            input=input.encode() if isinstance(input, str) and not text else input,
+            capture_output=capture,
+            timeout=timeout,
+            check=False,
+            text=text,
+            errors="replace" if text else None,
+        )
+    except FileNotFoundError as exc:
+        raise ToolError(
+            f"{tool}: command not found",
+            argv=args,
+            returncode=127,
+            hint="run `nox -s setup-host` (or `python -m pipeline setup-host`) to install it",
+        ) from exc
+    except subprocess.TimeoutExpired as exc:
+        raise ToolError(f"{tool}: timed out after {timeout:g}s: {shlex.join(args)}", argv=args) from exc
+    finally:
+        seconds = time.monotonic() - started
+        with _active_lock:
+            for timings in _active:
+                timings.add(tool, seconds)
+    stdout = proc.stdout if proc.stdout is not None else ("" if text else b"")
+    stderr = proc.stderr if proc.stderr is not None else ("" if text else b"")
+    result = Completed(args, proc.returncode, stdout, stderr, seconds)  # type: ignore[arg-type]
+    if check and proc.returncode != 0:
+        err_text = stderr if isinstance(stderr, str) else stderr.decode(errors="replace")
+        tail = _tail(err_text) or _tail(stdout if isinstance(stdout, str) else "")
+        last = tail.splitlines()[-1] if tail else "no output"
+        raise ToolError(
+            f"{tool} failed ({_describe_exit(proc.returncode)}): {last}",
+            argv=args,
+            returncode=proc.returncode,
+            stderr_tail=tail,
+            hint=f"re-run with --debug to see the command and its output; command: {shlex.join(args)}",
+        )
+    return result
