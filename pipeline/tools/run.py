@@ -169,7 +169,9 @@ def run(
             hint="run `nox -s setup-host` (or `python -m pipeline setup-host`) to install it",
         ) from exc
     except subprocess.TimeoutExpired as exc:
-        raise ToolError(f"{tool}: timed out after {timeout:g}s: {shlex.join(args)}", argv=args) from exc
+        raise ToolError(
+            f"{tool}: timed out after {timeout:g}s: {shlex.join(args)}", argv=args
+        ) from exc
     finally:
         seconds = time.monotonic() - started
         with _active_lock:
@@ -187,6 +189,6 @@ def run(
             argv=args,
             returncode=proc.returncode,
             stderr_tail=tail,
-            hint=f"re-run with --debug to see the command and its output; command: {shlex.join(args)}",
+            hint=f"command: {shlex.join(args)}; --debug shows its output",
         )
     return result

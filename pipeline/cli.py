@@ -1,0 +1,239 @@
+"""`python -m pipeline <verb>`: one parser, shared with the nox sessions (``nox -s VERB -- ARGS``).
+
+Each verb is a small function over a ``Context``; this module only parses, builds the context,
+runs the verb and turns a ``PipelineError`` into one line on stderr and its exit code. A traceback
+is shown only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.logging import RichHandler
+
+from pipeline.config import find_project, load_project
+from pipeline.context import Context, Options
+from pipeline.errors import EXIT_INPUT, EXIT_TOOL, InputError, PipelineError
+
+log = logging.getLogger("pipeline")
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    help: str
+    #: "module:function"; the function takes a Context and returns an exit code.
+    handler: str
+    needs_target: bool = True
+
+
+VERBS = (
+    Verb(
+        "setup-host",
+        "check the host tools and install the missing ones",
+        "pipeline.host:main",
+        needs_target=False,
+    ),
+    Verb(
+        "plan",
+        "resolve a target without building: base, versions, tags, what is up to date",
+        "pipeline.stages.plan:main",
+    ),
+    Verb(
+        "fetch-sources",
+        "download the pinned upstream tarballs of a target (sha256-checked)",
+        "pipeline.sources:main",
+    ),
+    Verb(
+        "rpms",
+        "build the RPMs of every product with rpmbuild, then the repo",
+        "pipeline.stages.rpms:main",
+    ),
+    Verb(
+        "containers",
+        "build every image with buildah from its Dockerfile and the RPM repo",
+        "pipeline.stages.containers:main",
+    ),
+    Verb("build", "rpms, then containers", "pipeline.stages.build:main"),
+    Verb(
+        "publish",
+        "push every image, then move the floating tags and write the release record",
+        "pipeline.stages.publish:main",
+    ),
+    Verb(
+        "verify-tags",
+        "check every image reference of the manifests against the registry",
+        "pipeline.stages.verify:main",
+    ),
+    Verb(
+        "registry",
+        "run the local loopback registry: start, stop or status",
+        "pipeline.tools.registry_server:main",
+        needs_target=False,
+    ),
+    Verb("obs-export", "write the target as an OBS project tree", "pipeline.obs_export:main"),
+    Verb(
+        "bench", "run the benchmarks and print their figures", "bench.run:main", needs_target=False
+    ),
+)
+VERB_NAMES = tuple(verb.name for verb in VERBS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pipeline",
+        description="Build KubeVirt and CDI as distribution RPMs and images, publish, verify tags.",
+    )
+    parser.add_argument(
+        "verb", choices=VERB_NAMES, metavar="VERB", help="one of: " + ", ".join(VERB_NAMES)
+    )
+    parser.add_argument(
+        "args", nargs="*", help="verb arguments (registry: start|stop|status; obs-export: OUTDIR)"
+    )
+    add_options(parser)
+    return parser
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target", "-t", default="local", help="target from pipeline.yaml (default: local)"
+    )
+    parser.add_argument(
+        "--project",
+        type=Path,
+        default=None,
+        help="path of pipeline.yaml (default: found from the current directory)",
+    )
+    parser.add_argument(
+        "--json",
+        nargs="?",
+        const="-",
+        default=None,
+        metavar="FILE",
+        help="also write the result as JSON to FILE (or stdout without FILE)",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks and every command with its output"
+    )
+    parser.add_argument(
+        "--verbose", "-v", action="count", default=0, help="log each external command"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="rebuild even when up to date (takes a new release number)",
+    )
+    parser.add_argument(
+        "--release", default=None, help="use this release (CI_CNT.B_CNT) instead of computing it"
+    )
+    parser.add_argument(
+        "--registry",
+        default=None,
+        metavar="HOST:PORT",
+        help="publish to and name this registry instead of the target's",
+    )
+    parser.add_argument("--jobs", "-j", type=int, default=2, help="parallel image builds")
+    parser.add_argument(
+        "--manifests",
+        nargs="+",
+        default=(),
+        metavar="PATH_OR_URL",
+        help="verify-tags: check these manifests instead of the build's",
+    )
+
+
+def parse(argv: Sequence[str], verb: str | None = None) -> tuple[str, Path | None, Options]:
+    """Parse a full command line, or (for nox) the arguments after ``--`` of a known verb."""
+    parser = build_parser()
+    args = parser.parse_args([verb, *argv] if verb else list(argv))
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    options = Options(
+        target=args.target,
+        json=args.json,
+        debug=args.debug,
+        verbose=args.verbose,
+        force=args.force,
+        release=args.release,
+        registry=args.registry,
+        jobs=args.jobs,
+        manifests=tuple(args.manifests),
+        extra=tuple(args.args),
+    )
+    return args.verb, args.project, options
+
+
+def configure_logging(options: Options) -> None:
+    level = logging.DEBUG if (options.debug or options.verbose) else logging.WARNING
+    handler = RichHandler(
+        console=Console(stderr=True),
+        show_time=False,
+        show_path=False,
+        markup=False,
+        rich_tracebacks=False,
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def _handler(verb: str) -> Callable[..., int]:
+    spec = next(v for v in VERBS if v.name == verb)
+    module_name, function = spec.handler.split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise PipelineError(f"`{verb}` is not built yet", hint="see the open issues") from exc
+    handler: Callable[..., int] = getattr(module, function)
+    return handler
+
+
+def run_verb(verb: str, project_path: Path | None, options: Options) -> int:
+    spec = next(v for v in VERBS if v.name == verb)
+    handler = _handler(verb)
+    if not spec.needs_target:
+        return handler(project_path, options)
+    project = load_project(project_path or find_project())
+    target = project.target(options.target)
+    return handler(Context(project=project, target=target, options=options))
+
+
+def main(argv: Sequence[str] | None = None, verb: str | None = None) -> int:
+    """Entry point of ``python -m pipeline`` and the ``pipeline`` script; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        verb_name, project_path, options = parse(args, verb)
+    except SystemExit as exc:  # argparse: usage errors are exit 2, --help is 0
+        return int(exc.code or 0) if exc.code in (0, None) else EXIT_INPUT
+    configure_logging(options)
+    try:
+        return run_verb(verb_name, project_path, options)
+    except PipelineError as exc:
+        if options.debug:
+            log.exception("debug traceback")
+            if getattr(exc, "stderr_tail", ""):
+                sys.stderr.write(exc.stderr_tail + "\n")  # type: ignore[attr-defined]
+        sys.stderr.write(exc.one_line() + "\n")
+        return exc.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write("Interrupted: nothing was half-published; re-run to continue\n")
+        return 130
+    except OSError as exc:
+        if options.debug:
+            log.exception("debug traceback")
+        location = getattr(exc, "filename", None)
+        sys.stderr.write(
+            InputError(location, exc.strerror or str(exc)).one_line() + "\n"
+            if location
+            else f"System: {exc}\n"
+        )
+        return EXIT_TOOL

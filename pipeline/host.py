@@ -1,0 +1,149 @@
+"""setup-host: check the host tools, print each with its version, install the missing ones.
+
+Installs with apt on Debian/Ubuntu and zypper on openSUSE when run as root; otherwise says exactly
+what to install. A second run with everything present only runs each tool's version command.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.table import Table
+
+from pipeline.context import Options
+from pipeline.errors import SetupError, ToolError
+from pipeline.output import console, emit
+from pipeline.tools.run import run
+
+
+@dataclass(frozen=True)
+class HostTool:
+    name: str
+    command: str
+    version_argv: tuple[str, ...]
+    apt: str
+    zypper: str
+    why: str
+
+
+TOOLS = (
+    HostTool("rpmbuild", "rpmbuild", ("--version",), "rpm", "rpm-build", "builds the RPMs"),
+    HostTool("rpm2cpio", "rpm2cpio", (), "rpm2cpio", "rpm", "unpacks the meta RPM"),
+    HostTool("cpio", "cpio", ("--version",), "cpio", "cpio", "unpacks the meta RPM"),
+    HostTool(
+        "createrepo_c",
+        "createrepo_c",
+        ("--version",),
+        "createrepo-c",
+        "createrepo_c",
+        "makes the RPM repo",
+    ),
+    HostTool("zypper", "zypper", ("--version",), "zypper", "zypper", "installs RPMs in images"),
+    HostTool("buildah", "buildah", ("--version",), "buildah", "buildah", "builds the images"),
+    HostTool("skopeo", "skopeo", ("--version",), "skopeo", "skopeo", "copies images"),
+    HostTool(
+        "docker-registry",
+        "docker-registry",
+        ("--version",),
+        "docker-registry",
+        "distribution-registry",
+        "the local registry",
+    ),
+    HostTool(
+        "debootstrap",
+        "debootstrap",
+        ("--version",),
+        "debootstrap",
+        "debootstrap",
+        "builds the local base image",
+    ),
+    HostTool("go", "go", ("version",), "golang-go", "go", "compiles KubeVirt and CDI"),
+    HostTool("rpmlint", "rpmlint", ("--version",), "rpmlint", "rpmlint", "checks the RPMs"),
+)
+
+
+def _os_family() -> str:
+    try:
+        text = Path("/etc/os-release").read_text()
+    except OSError:
+        return "unknown"
+    ids = " ".join(re.findall(r"^(?:ID|ID_LIKE)=\"?([^\"\n]*)", text, re.MULTILINE))
+    if "suse" in ids:
+        return "suse"
+    if "debian" in ids or "ubuntu" in ids:
+        return "debian"
+    return "unknown"
+
+
+def _version(tool: HostTool) -> str:
+    if not tool.version_argv:
+        return "present (no version option)"
+    try:
+        result = run([tool.command, *tool.version_argv], check=False, timeout=30)
+    except ToolError:
+        return "?"
+    first = (result.stdout or result.stderr).strip().splitlines()
+    return first[0].strip() if first else "?"
+
+
+def _install(packages: list[str], family: str) -> None:
+    if family == "debian":
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        run(["apt-get", "update", "-qq"], env=env, timeout=600)
+        run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *packages],
+            env=env,
+            timeout=1800,
+        )
+    elif family == "suse":
+        run(["zypper", "-n", "install", "--no-recommends", *packages], timeout=1800)
+    else:
+        raise SetupError(
+            f"cannot install {', '.join(packages)} on this system",
+            hint="only Debian/Ubuntu (apt) and openSUSE (zypper) are supported",
+        )
+
+
+def check(install: bool = True) -> list[dict[str, str]]:
+    """Return one row per tool; install the missing ones first when allowed and possible."""
+    family = _os_family()
+    missing = [tool for tool in TOOLS if shutil.which(tool.command) is None]
+    if missing:
+        packages = sorted({tool.apt if family != "suse" else tool.zypper for tool in missing})
+        if not install or os.geteuid() != 0:
+            manager = "zypper -n install" if family == "suse" else "apt-get install -y"
+            raise SetupError(
+                "missing host tools: " + ", ".join(tool.name for tool in missing),
+                hint=f"run as root: {manager} {' '.join(packages)}",
+            )
+        console().print(f"installing {' '.join(packages)} ...")
+        _install(packages, family)
+    rows = []
+    for tool in TOOLS:
+        path = shutil.which(tool.command)
+        if path is None:
+            raise SetupError(
+                f"{tool.name} is still missing after the install",
+                hint=f"install the package that provides `{tool.command}`",
+            )
+        rows.append({"tool": tool.name, "path": path, "version": _version(tool), "why": tool.why})
+    return rows
+
+
+def main(project: Path | None, options: Options) -> int:
+    rows = check()
+    table = Table(title="host tools", title_justify="left")
+    for column in ("tool", "version", "path"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["tool"], row["version"], row["path"])
+    if options.verbose or options.debug:
+        console().print(table)
+    else:
+        console().print(f"host tools: all {len(rows)} present")
+    emit(options, {"tools": rows})
+    return 0

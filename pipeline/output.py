@@ -1,0 +1,35 @@
+"""What people and machines see: one rich console (stderr) and ``--json`` output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from pipeline.context import Options
+
+
+@cache
+def console() -> Console:
+    """Progress, tables and messages go to stderr, so stdout stays clean for ``--json``."""
+    return Console(stderr=True)
+
+
+def emit(options: Options, data: Any) -> None:
+    """Write ``data`` as JSON to the file of ``--json FILE``, or to stdout for a bare ``--json``."""
+    if options.json is None:
+        return
+    text = json.dumps(data, indent=2, sort_keys=True, default=str) + "\n"
+    if options.json == "-":
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    path = Path(options.json)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
