@@ -194,12 +194,14 @@ def _load_source(node: Node, root: Path) -> Source:
             raise node.error("a source is either 'dir' or 'url' + 'sha256', not both")
         return Source(directory=node.file("dir", root))
     if not node.has("url"):
-        raise node.error("a source needs 'dir' (a sample tree) or 'url' + 'sha256'")
+        raise node.error("a source needs 'dir' (a sample tree) or 'url' (+ 'sha256')")
     url = node.string("url")
     if not url.startswith("https://"):
         raise node.child("url").error("upstream sources must be https:// URLs")
-    sha256 = node.string("sha256")
-    if not SHA256_RE.match(sha256):
+    # Unpinned is allowed so a new version can be fetched once to learn its checksum; a build
+    # never uses an unpinned download (see pipeline/sources.py).
+    sha256 = node.optional_string("sha256")
+    if sha256 is not None and not SHA256_RE.match(sha256):
         raise node.child("sha256").error("'sha256' must be 64 lowercase hex digits")
     return Source(url=url, sha256=sha256)
 

@@ -126,13 +126,13 @@ class Node:
                 raise self.error(f"{self.what} lacks the required key {key!r}")
             return default
         value = mapping[key]
-        if isinstance(value, bool) or not isinstance(value, str | int | float) or value == "":
+        if not isinstance(value, str) or value == "":
             raise InputError(
                 self._value_location(key),
                 f"{key!r} in {self.what} must be a non-empty string, not {type(value).__name__}",
                 hint='quote version numbers, e.g. "1.9.0"',
             )
-        return str(value)
+        return value
 
     def optional_string(self, key: str) -> str | None:
         return self.string(key) if self.has(key) else None

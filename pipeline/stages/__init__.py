@@ -1,0 +1,1 @@
+"""The stages: plan, rpms, containers, publish, verify. Each is a plain function over a Context."""

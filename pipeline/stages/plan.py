@@ -1,0 +1,218 @@
+"""plan: resolve a target completely before any work, and show it.
+
+Everything later stages need is decided here once: the prjconf's macros and build args, the base
+image, the registry path, each product's version, inputs digest, release and so its tag, the
+images with their full references, and what is already up to date. ``plan --json`` prints it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from pipeline.config import Product, Target
+from pipeline.context import Context
+from pipeline.errors import InputError, Location
+from pipeline.inputs import tree_digest
+from pipeline.obs.dockerfile import load_dockerfile, resolve_from
+from pipeline.obs.prjconf import Prjconf, load_prjconf
+from pipeline.output import console, emit
+from pipeline.release import ReleaseBook, ci_count
+
+#: The prjconf macros the spec files read (see specs/*/…spec); the pipeline reads the same ones.
+REGISTRY_MACRO = "container_registry"
+TAGPREFIX_MACRO = "container_tagprefix"
+LABELPREFIX_MACRO = "container_labelprefix"
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    name: str
+    directory: str
+    #: ``<registry>/<tagprefix>/<name>:<version>-<release>``
+    reference: str
+    base_image: str
+
+
+@dataclass(frozen=True)
+class ProductPlan:
+    name: str
+    version: str
+    source: str
+    ci_cnt: int
+    inputs: str
+    #: "up to date" (last release reused), "next" (a build would take it), or "override".
+    release_state: str
+    release: str
+    tag: str
+    up_to_date: bool
+    images: tuple[ImagePlan, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    target: str
+    prjconf: str
+    build_args: dict[str, str]
+    base_images: tuple[str, ...]
+    registry: str
+    tag_prefix: str
+    label_prefix: str
+    registry_path: str
+    platforms: tuple[str, ...]
+    products: tuple[ProductPlan, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def product(self, name: str) -> ProductPlan:
+        return next(p for p in self.products if p.name == name)
+
+
+def _macro(prjconf: Prjconf, name: str) -> str:
+    value = prjconf.macro(name)
+    if not value:
+        raise InputError(
+            prjconf.path,
+            f"the prjconf does not set %{name}",
+            hint=f"add `%{name} <value>` inside its Macros: … :Macros block",
+        )
+    return value
+
+
+def registry_of(ctx: Context, prjconf: Prjconf) -> str:
+    """The registry the manifests name and images are pushed to; both must agree."""
+    macro = _macro(prjconf, REGISTRY_MACRO)
+    if ctx.options.registry:
+        return ctx.options.registry
+    if macro != ctx.target.registry:
+        line = prjconf.macros[REGISTRY_MACRO].line
+        raise InputError(
+            Location(prjconf.path, line),
+            f"%{REGISTRY_MACRO} is {macro!r} but pipeline.yaml publishes target "
+            f"{ctx.target.name!r} to {ctx.target.registry!r}",
+            hint="make them equal: manifests must name the registry the images are pushed to",
+        )
+    return macro
+
+
+def product_inputs(ctx: Context, product: Product, registry: str) -> tuple[list[Path], str]:
+    """The paths whose commits make CI_CNT, and the digest that decides "up to date"."""
+    pinned = ctx.target.products[product.name]
+    paths = [product.package_dir, ctx.target.prjconf]
+    extra = [f"version={pinned.version}", f"registry={registry}"]
+    if pinned.source.directory is not None:
+        paths.append(pinned.source.directory)
+    else:
+        extra.append(f"source={pinned.source.url}#{pinned.source.sha256}")
+    return paths, tree_digest(paths, ctx.project.root, extra)
+
+
+def _image_plans(
+    ctx: Context, product: Product, version: str, prefix: str, tag: str, args: dict[str, str]
+) -> tuple[ImagePlan, ...]:
+    images = []
+    for image in product.images_for(version):
+        dockerfile = load_dockerfile(image.directory / "Dockerfile")
+        bases = resolve_from(dockerfile, args)
+        images.append(
+            ImagePlan(
+                name=image.name,
+                directory=str(image.directory.relative_to(ctx.project.root)),
+                reference=f"{prefix}/{image.name}:{tag}",
+                base_image=bases[-1],
+            )
+        )
+    return tuple(images)
+
+
+def resolve(ctx: Context) -> Plan:
+    """Resolve the context's target; reads state, changes nothing."""
+    target: Target = ctx.target
+    prjconf = load_prjconf(target.prjconf)
+    registry = registry_of(ctx, prjconf)
+    tag_prefix = _macro(prjconf, TAGPREFIX_MACRO)
+    label_prefix = _macro(prjconf, LABELPREFIX_MACRO)
+    registry_path = f"{registry}/{tag_prefix}"
+    args = dict(prjconf.docker_args)
+    book = ReleaseBook(ctx.build_dir)
+    products = []
+    for name, product in ctx.project.products.items():
+        pinned = target.products[name]
+        paths, inputs = product_inputs(ctx, product, registry)
+        ci_cnt = ci_count(ctx.project.root, paths)
+        last = book.last_success(name)
+        up_to_date = bool(last and last.inputs == inputs and not ctx.options.force)
+        if ctx.options.release:
+            state, release = "override", ctx.options.release
+        elif up_to_date and last:
+            state, release = "up to date", last.release
+        else:
+            state, release = "next", book.next_release(name, ci_cnt, prjconf.render_release)
+        tag = f"{pinned.version}-{release}"
+        source = (
+            str(pinned.source.directory.relative_to(ctx.project.root))
+            if pinned.source.directory
+            else str(pinned.source.url)
+        )
+        products.append(
+            ProductPlan(
+                name=name,
+                version=pinned.version,
+                source=source,
+                ci_cnt=ci_cnt,
+                inputs=inputs,
+                release_state=state,
+                release=release,
+                tag=tag,
+                up_to_date=up_to_date,
+                images=_image_plans(ctx, product, pinned.version, registry_path, tag, args),
+            )
+        )
+    bases = tuple(sorted({image.base_image for p in products for image in p.images}))
+    return Plan(
+        target=target.name,
+        prjconf=str(target.prjconf.relative_to(ctx.project.root)),
+        build_args=args,
+        base_images=bases,
+        registry=registry,
+        tag_prefix=tag_prefix,
+        label_prefix=label_prefix,
+        registry_path=registry_path,
+        platforms=target.platforms,
+        products=tuple(products),
+    )
+
+
+def show(plan: Plan) -> None:
+    out = console()
+    out.print(f"[bold]target[/] {plan.target}  prjconf {plan.prjconf}")
+    out.print(f"base image {', '.join(plan.base_images)}  platforms {', '.join(plan.platforms)}")
+    out.print(f"registry path {plan.registry_path}  label prefix {plan.label_prefix}")
+    table = Table(title_justify="left")
+    for column in ("product", "version", "release", "state", "image", "reference"):
+        table.add_column(column)
+    for product in plan.products:
+        state = "[green]up to date[/]" if product.up_to_date else product.release_state
+        for index, image in enumerate(product.images):
+            first = index == 0
+            table.add_row(
+                product.name if first else "",
+                product.version if first else "",
+                product.release if first else "",
+                state if first else "",
+                image.name,
+                image.reference,
+            )
+    out.print(table)
+
+
+def main(ctx: Context) -> int:
+    plan = resolve(ctx)
+    if ctx.options.json is None:
+        show(plan)
+    emit(ctx.options, plan.to_json())
+    return 0
