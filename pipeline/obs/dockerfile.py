@@ -55,7 +55,7 @@ _SINGLE_VALUE_MAGIC = ("BuildName", "BuildVersion", "BuildRelease")
 _MAGIC_RE = re.compile(r"#!(?P<name>[A-Za-z]\w*)(?P<colon>\s*:)?(?P<value>.*)")
 _ARG_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _STAGE_NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_.-]*")
-_VAR_RE = re.compile(r"\$(?:(?P<plain>[A-Za-z_][A-Za-z0-9_]*)|\{(?P<braced>[^}]*)\})")
+_PLAIN_VAR_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 _PLACEHOLDER_RE = re.compile(r"<([A-Z_]+)>")
 
 
@@ -546,32 +546,50 @@ def _substitute(text: str, lookup: Callable[[str], str | None]) -> str:
             out.append("$")
             pos += 2
             continue
-        match = _VAR_RE.match(text, pos)
-        if match is None:
-            out.append(text[pos])
-            pos += 1
+        if text.startswith("${", pos):
+            end = _closing_brace(text, pos + 2)
+            out.append(_braced(text[pos + 2 : end], lookup))
+            pos = end + 1
             continue
-        pos = match.end()
-        if match.group("plain"):
-            out.append(_required(match.group("plain"), lookup))
+        plain = _PLAIN_VAR_RE.match(text, pos)
+        if plain:
+            out.append(_required(plain.group(1), lookup))
+            pos = plain.end()
             continue
-        inner = match.group("braced")
-        form = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?::([-+])(.*))?", inner, re.S)
-        if form is None:
-            raise ValueError(
-                f"${{{inner}}} is not a supported substitution "
-                "(use $X, ${X}, ${X:-default} or ${X:+alt})"
-            )
-        name, op, word = form.groups()
-        if op is None:
-            out.append(_required(name, lookup))
-            continue
-        value = lookup(name) or ""
-        if op == "-":
-            out.append(value if value else _substitute(word, lookup))
-        else:
-            out.append(_substitute(word, lookup) if value else "")
+        out.append(text[pos])
+        pos += 1
     return "".join(out)
+
+
+def _closing_brace(text: str, pos: int) -> int:
+    depth = 1
+    while pos < len(text):
+        if text.startswith("${", pos):
+            depth += 1
+            pos += 2
+            continue
+        if text[pos] == "}":
+            depth -= 1
+            if depth == 0:
+                return pos
+        pos += 1
+    raise ValueError("${ without a closing }")
+
+
+def _braced(inner: str, lookup: Callable[[str], str | None]) -> str:
+    form = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?::([-+])(.*))?", inner, re.S)
+    if form is None:
+        raise ValueError(
+            f"${{{inner}}} is not a supported substitution (use $X, ${{X}}, ${{X:-default}} "
+            "or ${X:+alt})"
+        )
+    name, op, word = form.groups()
+    if op is None:
+        return _required(name, lookup)
+    value = lookup(name) or ""
+    if op == "-":
+        return value if value else _substitute(word, lookup)
+    return _substitute(word, lookup) if value else ""
 
 
 def _required(name: str, lookup: Callable[[str], str | None]) -> str:

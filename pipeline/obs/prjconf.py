@@ -51,7 +51,7 @@ _NAME_RE = re.compile(_NAME)
 _DIRECTIVE_RE = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9_-]*)\s*:(?P<value>.*)")
 _MACRO_LINE_RE = re.compile(rf"%(?P<name>{_NAME})(?P<params>\([^)]*\))?(?:[ \t]+(?P<body>.*))?")
 _DOCKER_ARG_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_RELEASE_TOKEN_RE = re.compile(r"<[^<>]*>|[^<>]+|[<>]")
+_RELEASE_TOKEN_RE = re.compile(r"<[^<>]*>?|[^<>]+|>")
 _RELEASE_LITERAL_RE = re.compile(r"[A-Za-z0-9._+~^]+")
 _CONDITIONAL_WORDS = frozenset(
     {"if", "ifarch", "ifnarch", "ifos", "ifnos", "else", "elif", "elifarch", "elifos", "endif"}
@@ -549,6 +549,10 @@ class _Parser:
             raise self.error(number, column, f"Release: needs one template, got {value!r}", hint)
         offset = 0
         for token in _RELEASE_TOKEN_RE.findall(value):
+            if token.startswith("<") and not token.endswith(">"):
+                raise self.error(
+                    number, column + offset, f"Release: template has an unclosed {token}", hint
+                )
             if token.startswith("<") and token not in ("<CI_CNT>", "<B_CNT>"):
                 raise self.error(
                     number,

@@ -74,7 +74,8 @@ def parse_reference(ref: str) -> Reference:
         if not component:
             raise InvalidReference(f"repository name {name!r} has an empty path component")
         if not _PATH_COMPONENT.fullmatch(component):
-            reason = "must be lower case" if component.lower() != component else "is malformed"
+            lowered_ok = _PATH_COMPONENT.fullmatch(component.lower()) is not None
+            reason = "must be lower case" if lowered_ok else "is malformed"
             raise InvalidReference(
                 f"path component {component!r} of {name!r} {reason} (letters a-z, digits, "
                 "separated by '.', '_', '__' or '-')"

@@ -1,0 +1,290 @@
+"""The prjconf parser on realistic project configs, on every malformation it must refuse, and on
+generated inputs (seeded loops; hypothesis is not installed)."""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import EXIT_INPUT, InputError
+from pipeline.obs.prjconf import DEFAULT_RELEASE, KNOWN_DIRECTIVES, load_prjconf, parse_prjconf
+
+DATA = Path(__file__).parent / "data" / "prjconf"
+REPO_PRJCONFS = sorted((Path(__file__).parent.parent / "prjconf").glob("*.prjconf"))
+X86 = {"_target_cpu": "x86_64"}
+
+
+def assert_input_error(err: InputError, path: str, line: int) -> None:
+    assert err.exit_code == EXIT_INPUT == 2
+    assert re.match(rf"{re.escape(path)}:{line}(:\d+)?: \S", err.one_line()), err.one_line()
+    assert err.hint, "every refusal tells the user what to do"
+    assert "\n" not in err.one_line()
+
+
+def test_virtualization_tumbleweed_on_x86_64() -> None:
+    conf = load_prjconf(DATA / "virtualization-tumbleweed.prjconf", predefined=X86)
+    assert dict(conf.docker_args) == {
+        "KUBEVIRTFROM": "registry.opensuse.org/opensuse/tumbleweed",
+        "CDIFROM": "registry.opensuse.org/opensuse/tumbleweed",
+    }
+    assert conf.docker_arg_lines["KUBEVIRTFROM"] == 17
+    assert conf.docker_arg_lines["CDIFROM"] == 21
+    assert conf.build_flags == (
+        "excludebuild:kubevirt:test-only",
+        "onlybuild:kubevirt",
+        "onlybuild:containerized-data-importer",
+    )
+    assert conf.release_template == "<CI_CNT>.<B_CNT>"
+    assert conf.release_line == 6
+    assert conf.macro("container_registry") == "registry.opensuse.org"
+    assert conf.macros["container_registry"].line == 31
+    assert conf.macro("kubevirt_build_flags") == "-trimpath \n  -buildmode=pie"
+    assert conf.macro("undefined_macro") is None
+    assert conf.defines["kubevirt_base"].value == "registry.opensuse.org/opensuse/tumbleweed"
+    assert conf.directive_values("repotype") == ("rpm-md suse",)
+    assert conf.directive_values("Substitute") == ("go golang(API) = 1.21",)
+    assert [d.name for d in conf.directives][:4] == ["Release", "Type", "Repotype", "Patterntype"]
+
+
+def test_arch_and_repository_conditionals_choose_branches() -> None:
+    text = (DATA / "virtualization-tumbleweed.prjconf").read_text()
+    s390 = parse_prjconf(text, "v.prjconf", predefined={"_target_cpu": "s390x"})
+    assert s390.docker_args["CDIFROM"] == "registry.opensuse.org/opensuse/tumbleweed-port"
+    # The %if around the first Macros: block compares against a %define in the file itself;
+    # undefining it from outside is not possible, so flip it by editing the define.
+    other = parse_prjconf(
+        text.replace("%define _repository openSUSE_Tumbleweed", "%define _repository SLE_15"),
+        "v.prjconf",
+        predefined=X86,
+    )
+    assert other.macro("container_registry") is None
+    assert other.macro("_with_ksm") == "1"
+
+
+def test_rpm_defines_are_the_macros_blocks_only() -> None:
+    conf = load_prjconf(DATA / "sle15-sp3.prjconf", predefined=X86)
+    assert conf.rpm_defines() == [
+        ("suse_version", "1500"),
+        ("sle_version", "150300"),
+        ("container_registry", "registry.suse.com"),
+        ("container_tagprefix", "suse/sles/15.3"),
+        ("container_labelprefix", "com.suse.kubevirt"),
+    ]
+    assert "sle_sp" in conf.defines
+    assert "sle_sp" not in dict(conf.rpm_defines())
+
+
+def test_sle_prjconf_keeps_every_directive() -> None:
+    conf = load_prjconf(DATA / "sle15-sp3.prjconf", predefined=X86)
+    assert conf.docker_args["KUBEVIRTFROM"] == "registry.suse.com/suse/sle15:15.3"
+    assert conf.docker_args["CDIFROM"] == "registry.suse.com/suse/sle15:15.3"
+    assert conf.build_flags == (
+        "genmetaalgo:1",
+        "nouseforbuild:obs-service-kubevirt_containers_meta",
+        "useccache:kubevirt",
+    )
+    assert conf.directive_values("Preinstall") == (
+        "aaa_base attr bash coreutils diffutils",
+        "filesystem fillup glibc grep rpm sed tar",
+    )
+    assert conf.directive_values("ExportFilter") == (r"\.x86_64\.rpm$ x86_64",)
+    assert conf.directive_values("Constraint") == ("hardware:disk:size unit=G 8",)
+    s390 = parse_prjconf((DATA / "sle15-sp3.prjconf").read_text(), "s", predefined={
+        "_target_cpu": "s390x"})  # fmt: skip
+    assert s390.directive_values("Constraint") == ()
+    assert conf.render_release(12, 3) == "12.3"
+
+
+@pytest.mark.parametrize("path", REPO_PRJCONFS, ids=lambda p: p.name)
+def test_project_prjconfs_parse(path: Path) -> None:
+    conf = load_prjconf(path)
+    assert "KUBEVIRTFROM" in conf.docker_args
+    assert conf.macro("container_registry")
+    assert conf.render_release(1, 1) == "1.1"
+
+
+def test_minimal_prjconf_uses_obs_default_release() -> None:
+    conf = load_prjconf(DATA / "minimal.prjconf")
+    assert conf.release_template is None
+    assert conf.render_release(4, 2) == "4.2"
+    assert DEFAULT_RELEASE == "<CI_CNT>.<B_CNT>"
+    assert dict(conf.docker_args) == {} and conf.rpm_defines() == []
+
+
+def test_render_release_refuses_negative_counters() -> None:
+    conf = parse_prjconf("Release: <CI_CNT>.<B_CNT>.x\n", "p")
+    assert conf.render_release(0, 9) == "0.9.x"
+    with pytest.raises(ValueError, match="negative"):
+        conf.render_release(-1, 1)
+
+
+def test_missing_file_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as info:
+        load_prjconf(tmp_path / "nope.prjconf")
+    assert info.value.exit_code == 2
+    assert str(tmp_path / "nope.prjconf") in info.value.one_line()
+
+
+MALFORMED = [
+    # (text, line of the error, words the message must hold)
+    ("Type: spec\n%if 1\nBuildFlags: foo\n", 2, "never closed"),
+    ("%else\n", 1, "%else without %if"),
+    ("%endif\n", 1, "%endif without %if"),
+    ("%if 1\n%else\n%else\n%endif\n", 3, "second %else"),
+    ("%if 1 && 0\n%endif\n", 1, "unsupported %if expression"),
+    ("%elif 1\n", 1, "%elif is not supported"),
+    ('%if "a" < "b"\n%endif\n', 1, "strings can only be compared"),
+    ("%if %{nope} == 1\n%endif\n", 1, "macro %nope is not defined"),
+    ("%ifarch\n%endif\n", 1, "names no architecture"),
+    ("%setup -q\n", 1, "unsupported directive %setup"),
+    ("%define\n", 1, "needs a macro name"),
+    ("%define foo\n", 1, "has no value"),
+    ("Type: spec\nMacros:\n%foo 1\n", 2, "never closed"),
+    ("Type: spec\n\n:Macros\n", 3, "without a Macros:"),
+    ("Macros:\n%a 1\nMacros:\n:Macros\n", 3, "inside the Macros: block"),
+    ("Macros:\nfoo 1\n:Macros\n", 2, "must be %name value"),
+    ("Macros:\n%foo\n:Macros\n", 2, "has no value"),
+    ("Macros:\n%foo(x) %1\n:Macros\n", 2, "parametric macro"),
+    ("Macros:\n%if 1\n:Macros\n", 2, "not allowed inside Macros"),
+    ("Macros:\n%a 1\n:Macros\nMacros:\n%a 2\n:Macros\n", 5, "already set on line 2"),
+    ("Macros:\n%a \\\n", 1, "never closed"),
+    ("BuildFlags: dockerarg:KUBEVIRTFROM\n", 1, "has no '='"),
+    ("BuildFlags: dockerarg:=opensuse/tumbleweed\n", 1, "empty name"),
+    ("BuildFlags: dockerarg:KUBE-VIRT=x\n", 1, "not a valid build arg name"),
+    ("BuildFlags: dockerarg:9X=x\n", 1, "not a valid build arg name"),
+    ("BuildFlags: dockerarg:A=1\n\nBuildFlags: dockerarg:A=2\n", 3, "already set on line 1"),
+    ("BuildFlags: genmetaalgo:1 dockerarg:A=1 dockerarg:A=1\n", 1, "already set on line 1"),
+    ("BuildFlags:\n", 1, "with no flag"),
+    ("BuildFlags: !useccache\n", 1, "removal"),
+    ("Release: <CI_CNT>.<RELEASE>\n", 1, "<RELEASE>"),
+    ("Release: <CI_CNT>-<B_CNT>\n", 1, "not allowed in an rpm release"),
+    ("Release: <CI_CNT> <B_CNT>\n", 1, "needs one template"),
+    ("Release:\n", 1, "needs one template"),
+    ("Release: <CI_CNT\n", 1, "<CI_CNT"),
+    ("Release: 1\nRelease: 2\n", 2, "already set on line 1"),
+    ("Type: spec\nBuildFlag: dockerarg:A=b\n", 2, "unknown prjconf directive BuildFlag:"),
+    ("%if 0\nPreinstal: rpm\n%endif\n", 2, "unknown prjconf directive Preinstal:"),
+    ("just some words\n", 1, "not a prjconf directive"),
+    ("Prefer: %{nope}\n", 1, "macro %nope is not defined"),
+    ("Prefer: %(echo hi)\n", 1, "unsupported macro syntax"),
+    ("DistMacro: %foo 1\n", 1, "DistMacro"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "words"), MALFORMED, ids=[m[2] for m in MALFORMED])
+def test_malformed_prjconf_is_refused_with_its_line(text: str, line: int, words: str) -> None:
+    with pytest.raises(InputError) as info:
+        parse_prjconf(text, "prjconf/bad.prjconf", predefined=X86)
+    assert_input_error(info.value, "prjconf/bad.prjconf", line)
+    assert words in info.value.message
+
+
+def test_dockerarg_error_points_at_the_flag_column() -> None:
+    with pytest.raises(InputError) as info:
+        parse_prjconf("BuildFlags: genmetaalgo:1  dockerarg:X\n", "p")
+    assert info.value.one_line().startswith("p:1:28: ")
+
+
+def test_supported_expressions() -> None:
+    cases = {
+        "1": True, "0": False, "!0": True, "!1": False, "2 > 1": True, "2 <= 1": False,
+        "-1 < 0": True, "3 == 3": True, "3 != 3": False, '"a" == "a"': True,
+        '"a" != "a"': False, '"%{?unset}" == ""': True, "%{?unset:1}0": None,
+    }  # fmt: skip
+    for expr, expected in cases.items():
+        text = f"%if {expr}\nPrefer: yes\n%else\nPrefer: no\n%endif\n"
+        if expected is None:
+            with pytest.raises(InputError):
+                parse_prjconf(text, "p")
+            continue
+        conf = parse_prjconf(text, "p")
+        assert conf.directive_values("Prefer") == ("yes" if expected else "no",), expr
+
+
+def test_nested_conditionals_in_a_false_branch_stay_off() -> None:
+    text = "%if 0\n%if 1\nPrefer: a\n%else\nPrefer: b\n%endif\n%else\nPrefer: c\n%endif\n"
+    assert parse_prjconf(text, "p").directive_values("Prefer") == ("c",)
+
+
+def test_undefine_and_percent_escape() -> None:
+    text = "%define a x\n%undefine a\nPrefer: 100%% %{?a}done\n"
+    assert parse_prjconf(text, "p").directive_values("Prefer") == ("100% done",)
+
+
+# --- generated inputs -----------------------------------------------------------------------
+
+
+def _random_name(rng: random.Random) -> str:
+    first = rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcxyz")
+    return first + "".join(rng.choice("ABCXYZ_0123456789abc") for _ in range(rng.randint(0, 12)))
+
+
+def test_generated_docker_args_round_trip() -> None:
+    rng = random.Random(20240501)
+    for _ in range(200):
+        expected: dict[str, str] = {}
+        lines = []
+        while len(expected) < rng.randint(1, 6):
+            key = _random_name(rng)
+            if key in expected:
+                continue
+            value = "".join(rng.choice("abcz019./:-_=@") for _ in range(rng.randint(0, 40)))
+            expected[key] = value
+            noise = rng.choice(["", "genmetaalgo:1 ", "useccache:kubevirt "])
+            lines.append(f"BuildFlags: {noise}dockerarg:{key}={value}")
+            lines.extend(rng.choice(["", "# a comment", "  ", "Prefer: go"]) for _ in range(2))
+        conf = parse_prjconf("\n".join(lines) + "\n", "gen.prjconf")
+        assert dict(conf.docker_args) == expected
+        assert all(f.startswith(("genmetaalgo", "useccache")) for f in conf.build_flags)
+
+
+def test_generated_release_templates_render_as_substitution() -> None:
+    rng = random.Random(7)
+    pieces = ["<CI_CNT>", "<B_CNT>", ".", "1", "lp", "_", "+", "~git"]
+    for _ in range(300):
+        template = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 6)))
+        conf = parse_prjconf(f"Release: {template}\n", "r")
+        ci, b = rng.randint(0, 10_000), rng.randint(0, 10_000)
+        rendered = conf.render_release(ci, b)
+        assert "<" not in rendered and ">" not in rendered
+        assert rendered == template.replace("<CI_CNT>", str(ci)).replace("<B_CNT>", str(b))
+
+
+def test_mutated_configs_fail_only_with_input_errors() -> None:
+    """Whatever a typo does to a valid file, the result is a parse or an InputError whose line
+    exists in the file: never another exception, never a line number outside the file."""
+    rng = random.Random(99)
+    sources = [p.read_text() for p in sorted(DATA.glob("*.prjconf"))]
+    alphabet = "%:<>{}!?#\\ \n=abcXYZ19"
+    for _ in range(600):
+        text = list(rng.choice(sources))
+        for _ in range(rng.randint(1, 3)):
+            pos = rng.randrange(len(text))
+            action = rng.random()
+            if action < 0.4:
+                text[pos] = rng.choice(alphabet)
+            elif action < 0.7:
+                del text[pos]
+            else:
+                text.insert(pos, rng.choice(alphabet))
+        mutated = "".join(text)
+        try:
+            parse_prjconf(mutated, "m.prjconf", predefined=X86)
+        except InputError as err:
+            assert err.location is not None
+            assert 1 <= err.location.line <= max(1, len(mutated.splitlines()))
+            assert err.one_line().startswith("m.prjconf:")
+
+
+def test_every_known_directive_is_kept_verbatim() -> None:
+    names = [n for n in KNOWN_DIRECTIVES.values() if n not in ("Release", "DistMacro")]
+    text = "".join(f"{name}: value-of-{name.lower()} x\n" for name in names)
+    conf = parse_prjconf(text, "all.prjconf")
+    assert [(d.name, d.value, d.line) for d in conf.directives] == [
+        (name, f"value-of-{name.lower()} x", i) for i, name in enumerate(names, 1)
+    ]
+    # Directive names are case-insensitive, as in OBS.
+    assert parse_prjconf("bUILDfLAGS: dockerarg:A=b\n", "p").docker_args["A"] == "b"
