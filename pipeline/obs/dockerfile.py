@@ -191,7 +191,7 @@ class _Parser:
                 index = self.instruction(index - 1)
         if not self.stages:
             raise self.error(
-                len(self.lines) or 1,
+                0,
                 0,
                 "the Dockerfile has no FROM",
                 "add FROM <image> (OBS files use ARG KUBEVIRTFROM / FROM $KUBEVIRTFROM)",
@@ -415,7 +415,7 @@ class _Parser:
         self.stages.append(From(words[0], name, line, platform))
 
     def arg(self, arguments: str, line: int) -> None:
-        for word, _ in self.words(arguments, line):
+        for word, _ in self.words("ARG", arguments, line):
             name, eq, default = word.partition("=")
             if not _ARG_NAME_RE.fullmatch(name):
                 raise self.error(
@@ -427,7 +427,7 @@ class _Parser:
             self.args.append(Arg(name, _unquote(default) if eq else None, line, not self.stages))
 
     def label(self, arguments: str, line: int, *, prefixed: bool) -> None:
-        words = self.words(arguments, line)
+        words = self.words("PREFIXEDLABEL" if prefixed else "LABEL", arguments, line)
         if "=" not in words[0][0]:
             # The legacy form "LABEL key value with spaces": one label, the rest is the value.
             key = _unquote(words[0][0])
@@ -456,9 +456,15 @@ class _Parser:
                 "ONBUILD takes one ordinary instruction",
             )
 
-    def words(self, text: str, line: int) -> list[tuple[str, int]]:
+    def words(self, keyword: str, text: str, line: int) -> list[tuple[str, int]]:
         def fail(offset: int, message: str) -> None:
-            raise self.error(line, 0, message, "close the quote, or escape it with \\")
+            where = text[offset:][:24]
+            raise self.error(
+                line,
+                0,
+                f"{keyword} has an {message} at {where!r}",
+                "close the quote, or escape it with \\",
+            )
 
         return _split_words(text, fail)
 
@@ -493,7 +499,7 @@ def _split_words(text: str, fail: Callable[[int, str], None]) -> list[tuple[str,
         current.append(char)
         pos += 1
     if quote is not None:
-        fail(quote_at, f"unbalanced {quote} quote")
+        fail(quote_at, f"unclosed {quote} quote")
     if current:
         words.append(("".join(current), start))
     return words

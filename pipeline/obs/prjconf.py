@@ -21,6 +21,7 @@ are not expanded: rpmbuild expands them at build time, as on OBS.
 
 from __future__ import annotations
 
+import difflib
 import platform
 import re
 from collections.abc import Mapping
@@ -468,12 +469,14 @@ class _Parser:
             )
         name = KNOWN_DIRECTIVES.get(match.group("name").lower())
         if name is None:
-            raise self.error(
-                number,
-                column,
-                f"unknown prjconf directive {match.group('name')}:",
-                "check the spelling; known: " + ", ".join(KNOWN_DIRECTIVES.values()),
+            written = match.group("name")
+            close = difflib.get_close_matches(written.lower(), list(KNOWN_DIRECTIVES), n=1)
+            hint = (
+                f"did you mean {KNOWN_DIRECTIVES[close[0]]}:?"
+                if close
+                else "known: " + ", ".join(KNOWN_DIRECTIVES.values())
             )
+            raise self.error(number, column, f"unknown prjconf directive {written}:", hint)
         if name == "DistMacro":
             raise self.error(
                 number, column, "DistMacro: is not supported", "put the macro in a Macros: block"
