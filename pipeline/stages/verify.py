@@ -1,0 +1,259 @@
+"""verify-tags: every image reference in the manifests exists in the registry with that tag.
+
+By default the manifests are those inside the target's last-built manifests RPMs, checked against
+the target's registry with everything the build recorded: the digest each tag had when it was
+published, the platforms the target declares, the version label. With ``--manifests`` any files
+or URLs are checked against the registries they name.
+
+Checks per reference: it exists; within a product every tag is the same and equals the operator's
+``KUBEVIRT_VERSION``/``OPERATOR_VERSION``; the digest equals the recorded one (a tag overwritten
+since is caught); the image's version label matches its tag; an index holds every declared
+platform. Exit 0 all good, 1 mismatches (each named with manifest file and line), 2 bad input,
+3 registry unreachable after retries.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from rich.table import Table
+
+from pipeline.config import Product
+from pipeline.context import Context
+from pipeline.errors import EXIT_MISMATCH, EXIT_OK, InputError, RegistryError
+from pipeline.jsonstate import read_json
+from pipeline.manifests import FoundImage, ManifestScan, scan_files
+from pipeline.output import console, emit
+from pipeline.registry import Failed, ManifestInfo, NotFound, RegistryClient
+from pipeline.report import require_section
+from pipeline.tools import rpm
+
+VERSION_LABEL = "org.opencontainers.image.version"
+
+
+@dataclass
+class Finding:
+    reference: str
+    where: str
+    product: str
+    ok: bool = True
+    problems: list[str] = field(default_factory=list)
+    digest: str | None = None
+
+    def fail(self, problem: str) -> None:
+        self.ok = False
+        self.problems.append(problem)
+
+
+@dataclass(frozen=True)
+class Expectations:
+    """What the build recorded, when verifying a build (empty for ``--manifests``)."""
+
+    digests: dict[str, str] = field(default_factory=dict)
+    platforms: tuple[str, ...] = ()
+
+
+def _product_of(image: FoundImage, products: dict[str, Product]) -> str:
+    name = image.component or image.reference.repository.rsplit("/", 1)[-1]
+    for product in products.values():
+        if any(name == i.name for i in product.images):
+            return product.name
+    return "-"
+
+
+def build_manifests(ctx: Context, workdir: Path) -> list[tuple[str, list[Path]]]:
+    """The manifest files inside the target's last-built manifests RPMs, unpacked."""
+    rpms = require_section(
+        ctx.report_path, "rpms", hint=f"build first: nox -s build -- --target {ctx.target.name}"
+    )
+    found = []
+    for name, product in ctx.project.products.items():
+        entry = rpms.get("products", {}).get(name)
+        package = next(
+            (r for r in (entry or {}).get("rpms", []) if r["name"] == product.manifests_package),
+            None,
+        )
+        if package is None:
+            raise InputError(
+                ctx.report_path,
+                f"no {product.manifests_package} RPM recorded",
+                hint="re-run the rpms stage",
+            )
+        root = workdir / name
+        rpm.extract(ctx.project.root / package["path"], root)
+        directory = root / product.manifests_dir.lstrip("/")
+        files = sorted(directory.glob("*.yaml"))
+        if not files:
+            raise InputError(package["path"], f"holds no manifests under {product.manifests_dir}")
+        found.append((name, files))
+    return found
+
+
+def _download(url: str, workdir: Path) -> Path:
+    try:
+        resp = requests.get(url, timeout=30)
+        resp.raise_for_status()
+    except requests.RequestException as exc:
+        raise RegistryError(f"cannot download {url} ({type(exc).__name__})") from None
+    path = workdir / "downloaded" / url.rstrip("/").rsplit("/", 1)[-1]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(resp.content)
+    return path
+
+
+def _expectations(ctx: Context) -> Expectations:
+    digests: dict[str, str] = {}
+    for record in sorted((ctx.build_dir / "releases").glob("*.json")):
+        for ref, digest in read_json(record).get("images", {}).items():
+            digests[ref] = digest
+    return Expectations(digests=digests, platforms=ctx.target.platforms)
+
+
+def check(
+    scan: ManifestScan,
+    products: dict[str, Product],
+    client: RegistryClient,
+    expect: Expectations,
+    workers: int = 16,
+) -> list[Finding]:
+    findings = [
+        Finding(str(image.reference), image.where, _product_of(image, products))
+        for image in scan.images
+    ]
+    results = client.check_many(
+        [image.reference for image in scan.images], workers=workers, resolve_platform=True
+    )
+    unreachable = [r for r in results if isinstance(r, Failed)]
+    if unreachable and len(unreachable) == len(results):
+        raise RegistryError(unreachable[0].message)
+    for finding, image, result in zip(findings, scan.images, results, strict=True):
+        if isinstance(result, Failed):
+            finding.fail(f"check failed: {result.message}")
+            continue
+        if isinstance(result, NotFound):
+            finding.fail(f"not in the registry ({result.reason})")
+            continue
+        finding.digest = result.digest
+        _check_recorded(finding, result, expect)
+        if expect.platforms:
+            missing = sorted(set(expect.platforms) - set(result.platforms))
+            if missing:
+                finding.fail(
+                    f"lacks platforms {', '.join(missing)} (has {', '.join(result.platforms)})"
+                )
+        if image.reference.tag and finding.product != "-":
+            _check_label(finding, image, client)
+    _check_tags(findings, scan, products)
+    return findings
+
+
+def _check_recorded(finding: Finding, result: ManifestInfo, expect: Expectations) -> None:
+    recorded = expect.digests.get(finding.reference)
+    if recorded and recorded != result.digest:
+        finding.fail(f"digest {result.digest} differs from the published {recorded}")
+
+
+def _check_label(finding: Finding, image: FoundImage, client: RegistryClient) -> None:
+    try:
+        labels = client.labels(image.reference)
+    except RegistryError as exc:
+        finding.fail(f"labels unreadable: {exc.message}")
+        return
+    version = labels.get(VERSION_LABEL)
+    tag = image.reference.tag or ""
+    if version is not None and tag != version and not tag.startswith(version + "-"):
+        finding.fail(f"version label {version!r} does not match tag {tag!r}")
+
+
+def _check_tags(findings: list[Finding], scan: ManifestScan, products: dict[str, Product]) -> None:
+    """Within a product, one tag everywhere, equal to the operator's version variable."""
+    tags: dict[str, set[str]] = defaultdict(set)
+    for finding, image in zip(findings, scan.images, strict=True):
+        if finding.product != "-" and image.reference.tag:
+            tags[finding.product].add(image.reference.tag)
+    versions: dict[str, set[str]] = defaultdict(set)
+    for version in scan.versions:
+        product = "kubevirt" if version.variable == "KUBEVIRT_VERSION" else "cdi"
+        if product in products:
+            versions[product].add(version.value)
+    for finding, image in zip(findings, scan.images, strict=True):
+        product_tags = tags.get(finding.product, set())
+        if len(product_tags) > 1:
+            others = sorted(product_tags - {image.reference.tag or ""})
+            finding.fail(f"{finding.product} uses other tags too: {', '.join(others)}")
+        wanted = versions.get(finding.product, set())
+        if image.reference.tag and wanted and image.reference.tag not in wanted:
+            finding.fail(f"tag differs from the operator version {', '.join(sorted(wanted))}")
+
+
+def show(findings: list[Finding]) -> None:
+    table = Table(title="verify-tags", title_justify="left")
+    for column in ("", "product", "reference", "where", "problem"):
+        table.add_column(column, overflow="fold")
+    for f in findings:
+        mark = "[green]✓[/]" if f.ok else "[red]✗[/]"
+        table.add_row(mark, f.product, f.reference, f.where, "; ".join(f.problems))
+    console().print(table)
+    bad = sum(not f.ok for f in findings)
+    colour = "red" if bad else "green"
+    console().print(f"[{colour}]{len(findings) - bad} of {len(findings)} references good[/]")
+
+
+def run_stage(ctx: Context) -> list[Finding]:
+    products = dict(ctx.project.products)
+    with tempfile.TemporaryDirectory(prefix="verify-", dir=_tmp_root(ctx)) as tmp:
+        workdir = Path(tmp)
+        if ctx.options.manifests:
+            paths = [
+                _download(item, workdir) if item.startswith(("https://", "http://")) else Path(item)
+                for item in ctx.options.manifests
+            ]
+            for path in paths:
+                if not path.is_file():
+                    raise InputError(path, "manifest file not found")
+            groups = [("", paths)]
+            expect = Expectations()
+        else:
+            groups = build_manifests(ctx, workdir)
+            expect = _expectations(ctx)
+        scan = ManifestScan()
+        for name, paths in groups:
+            product = products.get(name)
+            version = ctx.target.products[name].version if product else None
+            components = (
+                [i.name for i in product.images_for(version)]
+                if product and version
+                else [i.name for p in products.values() for i in p.images]
+            )
+            scan = scan.merged(scan_files([str(p) for p in paths], components))
+        if not scan.images:
+            raise InputError(
+                ", ".join(str(p) for _, ps in groups for p in ps),
+                "no image references found",
+                hint="is this a Kubernetes manifest?",
+            )
+        with RegistryClient() as client:
+            return check(scan, products, client, expect)
+
+
+def _tmp_root(ctx: Context) -> Path:
+    ctx.build_dir.mkdir(parents=True, exist_ok=True)
+    return ctx.build_dir
+
+
+def main(ctx: Context) -> int:
+    findings = run_stage(ctx)
+    if ctx.options.json != "-":
+        show(findings)
+    data: dict[str, Any] = {
+        "target": ctx.target.name,
+        "ok": all(f.ok for f in findings),
+        "references": [asdict(f) for f in findings],
+    }
+    emit(ctx.options, data)
+    return EXIT_OK if data["ok"] else EXIT_MISMATCH

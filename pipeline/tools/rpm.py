@@ -1,0 +1,96 @@
+"""Thin wrappers over rpmbuild, rpm, rpm2cpio/cpio and createrepo_c, through the one runner."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.tools.run import run
+
+#: Reproducible RPMs (rpm >= 4.14): SOURCE_DATE_EPOCH from %changelog, mtimes clamped to it,
+#: build time = it, and a fixed build host so two builds of the same inputs are byte-comparable.
+REPRODUCIBLE_DEFINES = (
+    ("source_date_epoch_from_changelog", "1"),
+    ("clamp_mtime_to_source_date_epoch", "1"),
+    ("use_source_date_epoch_as_buildtime", "1"),
+    ("_buildhost", "reproducible"),
+)
+QUERY_FORMAT = "%{NAME}\\t%{EPOCHNUM}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n"
+
+
+@dataclass(frozen=True)
+class RpmInfo:
+    path: Path
+    name: str
+    epoch: int
+    version: str
+    release: str
+    arch: str
+    sha256: str
+    files: tuple[str, ...]
+
+    @property
+    def nevra(self) -> str:
+        epoch = f"{self.epoch}:" if self.epoch else ""
+        return f"{self.name}-{epoch}{self.version}-{self.release}.{self.arch}"
+
+
+def rpmbuild(
+    spec: Path,
+    topdir: Path,
+    sourcedir: Path,
+    defines: Sequence[tuple[str, str]],
+    env: Mapping[str, str],
+) -> None:
+    # --nodeps: BuildRequires name RPM capabilities; on a Debian host the rpm database is empty,
+    # so the rpms stage checks the tools a spec needs itself before calling this.
+    argv: list[str] = ["rpmbuild", "-ba", "--nodeps"]
+    for name, value in (
+        ("_topdir", str(topdir)),
+        ("_sourcedir", str(sourcedir)),
+        *REPRODUCIBLE_DEFINES,
+        *defines,
+    ):
+        argv += ["--define", f"{name} {value}"]
+    argv.append(str(spec))
+    run(argv, env=dict(env), cwd=topdir)
+
+
+def query(path: Path) -> RpmInfo:
+    head = run(["rpm", "-qp", "--nosignature", "--qf", QUERY_FORMAT, str(path)]).stdout
+    name, epoch, version, release, arch = head.rstrip("\n").split("\t")
+    listing = run(["rpm", "-qpl", "--nosignature", str(path)]).stdout.splitlines()
+    files = tuple(line for line in listing if line and line != "(contains no files)")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    return RpmInfo(path, name, int(epoch or 0), version, release, arch, digest, files)
+
+
+def extract(path: Path, destination: Path) -> None:
+    """Unpack an RPM's payload under ``destination``, as installing it would lay it out."""
+    destination.mkdir(parents=True, exist_ok=True)
+    payload = run(["rpm2cpio", str(path)], text=False).stdout
+    assert isinstance(payload, bytes)
+    run(
+        ["cpio", "-idm", "--quiet", "--no-absolute-filenames"],
+        input=payload,
+        cwd=destination,
+        text=False,
+    )
+
+
+def createrepo(directory: Path, revision: int) -> None:
+    """Repo metadata whose content depends only on the RPMs (timestamps from ``revision``)."""
+    run(
+        [
+            "createrepo_c",
+            "--quiet",
+            "--no-database",
+            "--simple-md-filenames",
+            "--revision",
+            str(revision),
+            "--set-timestamp-to-revision",
+            str(directory),
+        ]
+    )
