@@ -26,7 +26,7 @@ from pathlib import Path
 from pipeline.errors import InputError, Location
 
 KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_ASSIGN_RE = re.compile(r"(?P<export>export[ \t]+)?(?P<key>[^=\s]*)=(?P<rest>.*)")
+_ASSIGN_RE = re.compile(r"(?P<export>export[ \t]+)?(?P<key>[^=]*)=(?P<rest>.*)")
 #: Characters a bare (unquoted) value may not hold: /bin/sh would give them a meaning.
 _BARE_SPECIAL = set(" \t'\"\\$`;&|<>()~")
 _HINT = "env files hold KEY=value lines only; they are parsed, never run by a shell"

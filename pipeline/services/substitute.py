@@ -14,6 +14,8 @@ the file rather than fill a slot in it:
 - in a bare word (unquoted, or in a ``#`` comment such as ``#!BuildTag:``): blanks (they split
   one tag or argument into two) and quotes (they open a string);
 - inside ``"..."``: a double quote; inside ``'...'``: a single quote;
+- inside a JSON array (``CMD ["..."]``, the exec form): also a backslash, which JSON would read
+  as an escape (an invalid one turns the exec form into the shell form);
 - an empty value, where it is used (the shell original silently made ``1.2-`` tags from it).
 """
 
@@ -29,8 +31,10 @@ from pipeline.errors import InputError, Location
 
 ENV_PLACEHOLDER = re.compile(r"%%([A-Za-z_][A-Za-z0-9_]*)%%")
 _DIRECTIVE_RE = re.compile(r"#\s*([A-Za-z]+)\s*=\s*(\S*)\s*")
+#: An instruction in exec (JSON array) form, flags such as ``--chown=1:1`` allowed before it.
+_JSON_FORM_RE = re.compile(r"\s*[A-Za-z]+\s+(?:--\S+\s+)*\[")
 
-BARE, DOUBLE, SINGLE = "bare", "double", "single"
+BARE, DOUBLE, SINGLE, JSON = "bare", "double", "single", "json"
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,7 @@ def _contexts(line: str, spans: list[tuple[int, int]], escape: str) -> list[str]
     """Quoting context at the start of each placeholder span, placeholders read as opaque."""
     if line.lstrip().startswith("#"):
         return [BARE] * len(spans)
+    quoted = JSON if _JSON_FORM_RE.match(line) else DOUBLE
     result: list[str] = []
     state = BARE
     position = 0
@@ -70,7 +75,7 @@ def _contexts(line: str, spans: list[tuple[int, int]], escape: str) -> list[str]
             elif (state == DOUBLE and char == '"') or (state == SINGLE and char == "'"):
                 state = BARE
             index += 1
-        result.append(state)
+        result.append(quoted if state == DOUBLE else state)
         position = max(index, end)
     return result
 
@@ -101,8 +106,10 @@ def value_problem(value: str, context: str, escape: str = "\\") -> str | None:
             return "the value contains a space, which would split this word in two"
         if "'" in value or '"' in value:
             return "the value contains a quote, which would open a quoted string here"
-    elif context == DOUBLE and '"' in value:
+    elif context in (DOUBLE, JSON) and '"' in value:
         return "the value contains '\"', which would end the quoted string around it"
+    elif context == JSON and "\\" in value:
+        return "the value contains a backslash, which JSON would read as an escape"
     elif context == SINGLE and "'" in value:
         return 'the value contains "\'", which would end the quoted string around it'
     return None
