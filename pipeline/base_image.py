@@ -1,0 +1,340 @@
+"""The `local` target's base image: an openSUSE stand-in built offline-able from Debian packages.
+
+The image Dockerfiles run ``zypper -n install <rpms>`` on top of ``$KUBEVIRTFROM``. For the
+offline `local` target that base is built here, in three cached steps:
+
+1. ``debootstrap --variant=minbase`` of Debian bookworm with zypper and rpm (the only step that
+   needs a network: the Debian mirror), kept under ``build/base/debootstrap-<hash>/rootfs``
+   and imported as ``localhost/pipeline/local-base-rootfs:<hash>``;
+2. ``rpmbuild`` of two empty RPMs generated from ``base/local/provides.txt``:
+   ``pipeline-local-base`` declares what the Debian tree really provides (shells, glibc with
+   the ELF provides rpm's own generator computes from the tree's libraries, coreutils, ...),
+   ``pipeline-local-base-stubs`` names the distribution packages the Dockerfiles install that
+   the tree lacks (libvirt-client, qemu-x86, nbdkit, ...);
+3. ``buildah build`` of ``base/local/Containerfile`` on the imported tree: one rpm database for
+   rpm and zypper, the two RPMs installed, an ``/etc/os-release`` that names the image for what
+   it is (Debian 12 underneath, ``ID_LIKE=debian``: scripts must not mistake it for openSUSE).
+
+The result is tagged ``localhost/pipeline/local-base:<hash>`` and ``:latest``. ``<hash>`` digests
+every input (the files under ``base/local/``, the suite, and this module's source), so a change
+to any of them builds a new image and an unchanged tree reuses the old one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.errors import ContainersError, InputError, Location, ToolError
+from pipeline.tools import buildah
+from pipeline.tools.run import run
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+INPUTS_DIR = REPO_ROOT / "base" / "local"
+SUITE = "bookworm"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+IMAGE = "localhost/pipeline/local-base"
+ROOTFS_IMAGE = "localhost/pipeline/local-base-rootfs"
+#: Where the Containerfile's RUN step finds the provides RPMs (a read-only bind mount).
+RPMS_MOUNT = "/mnt"
+HASH_LENGTH = 16
+#: Left behind by debootstrap and apt; no image needs them and they are a third of the tree.
+ROOTFS_CLEANUP = ("var/cache/apt/archives", "var/lib/apt/lists", "var/log", "var/cache/ldconfig")
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    name: str
+    image_id: str
+    inputs_hash: str
+    built: bool
+
+
+@dataclass(frozen=True)
+class Provide:
+    """One line of provides.txt; ``location`` points back at it for error messages."""
+
+    kind: str
+    capability: str
+    version: str
+    location: Location
+
+
+# --- inputs ---------------------------------------------------------------------------------
+
+
+def _read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    for number, raw in enumerate(path.read_text().splitlines(), start=1):
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            yield number, line
+
+
+def read_packages(path: Path) -> list[str]:
+    packages = []
+    for number, line in _read_lines(path):
+        if len(line.split()) != 1 or "," in line:
+            raise InputError(
+                Location(path, number), f"expected one Debian package name, got {line!r}"
+            )
+        packages.append(line)
+    return packages
+
+
+def read_provides(path: Path) -> list[Provide]:
+    provides = []
+    for number, line in _read_lines(path):
+        where = Location(path, number)
+        kind, _, rest = line.partition(" ")
+        capability, _, version = (part.strip() for part in rest.partition("="))
+        if kind not in ("provides", "elf", "stub"):
+            raise InputError(where, f"unknown kind {kind!r}", hint="use provides, elf or stub")
+        if not capability or " " in capability:
+            raise InputError(where, f"expected one capability after {kind!r}, got {rest.strip()!r}")
+        if version and kind != "provides":
+            raise InputError(where, f"{kind} lines take no version")
+        provides.append(Provide(kind, capability, version, where))
+    return provides
+
+
+def inputs_hash(inputs_dir: Path = INPUTS_DIR, suite: str = SUITE) -> str:
+    """Digest of everything the image is made from; the image's tag."""
+    digest = hashlib.sha256()
+    digest.update(f"suite={suite}\n".encode())
+    digest.update(Path(__file__).read_bytes())
+    for path in sorted(p for p in inputs_dir.rglob("*") if p.is_file()):
+        digest.update(f"\0{path.relative_to(inputs_dir)}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:HASH_LENGTH]
+
+
+def _debootstrap_hash(packages: list[str], suite: str) -> str:
+    text = f"suite={suite}\npackages={','.join(sorted(packages))}\ncleanup={ROOTFS_CLEANUP}\n"
+    return hashlib.sha256(text.encode()).hexdigest()[:HASH_LENGTH]
+
+
+# --- step 1: debootstrap --------------------------------------------------------------------
+
+
+def debootstrap(
+    base_dir: Path, packages: list[str], *, suite: str = SUITE, mirror: str = DEFAULT_MIRROR
+) -> tuple[Path, str]:
+    """The cached Debian tree with ``packages``; returns (rootfs, its hash)."""
+    tree_hash = _debootstrap_hash(packages, suite)
+    tree_dir = base_dir / f"debootstrap-{tree_hash}"
+    rootfs = tree_dir / "rootfs"
+    stamp = tree_dir / "complete"
+    if stamp.is_file():
+        return rootfs, tree_hash
+    shutil.rmtree(tree_dir, ignore_errors=True)
+    tree_dir.mkdir(parents=True)
+    argv = [
+        "debootstrap",
+        "--variant=minbase",
+        f"--include={','.join(packages)}",
+        suite,
+        str(rootfs),
+        mirror,
+    ]
+    try:
+        run(argv, timeout=1800)
+    except ToolError as exc:
+        shutil.rmtree(tree_dir, ignore_errors=True)
+        raise ContainersError(
+            f"debootstrap of Debian {suite} from {mirror} failed: {exc.message}",
+            hint=f"the `local` base image needs that mirror once (then it is cached under "
+            f"{base_dir}); connect to it or pass another mirror; full log: run "
+            f"`{' '.join(argv)}` by hand",
+        ) from exc
+    for relative in ROOTFS_CLEANUP:
+        target = rootfs / relative
+        if target.is_dir():
+            for child in target.iterdir():
+                if child.is_dir() and not child.is_symlink():
+                    shutil.rmtree(child)
+                else:
+                    child.unlink()
+    stamp.write_text(" ".join(argv) + "\n")
+    for old in base_dir.glob("debootstrap-*"):
+        if old != tree_dir:
+            shutil.rmtree(old, ignore_errors=True)
+    return rootfs, tree_hash
+
+
+# --- step 2: the provides RPMs ----------------------------------------------------------------
+
+
+def debian_versions(rootfs: Path) -> dict[str, str]:
+    """Upstream version of every installed package in the tree's dpkg database."""
+    versions: dict[str, str] = {}
+    status = (rootfs / "var/lib/dpkg/status").read_text()
+    for stanza in status.split("\n\n"):
+        fields = dict(
+            line.split(": ", 1) for line in stanza.splitlines() if ": " in line and line[0] != " "
+        )
+        if fields.get("Status", "").endswith(" installed") and "Package" in fields:
+            versions[fields["Package"]] = rpm_version(fields["Version"])
+    return versions
+
+
+def rpm_version(debian_version: str) -> str:
+    """``1:9.1-3+b1`` -> ``9.1``: the upstream part, which is what an openSUSE version means."""
+    upstream = debian_version.split(":", 1)[-1]
+    if "-" in upstream:
+        upstream = upstream.rsplit("-", 1)[0]
+    return upstream.replace("-", "_")
+
+
+def elf_provides(rootfs: Path, pattern: str, where: Location) -> list[str]:
+    matches = sorted(p for p in rootfs.glob(pattern.lstrip("/")) if p.is_file())
+    if not matches:
+        raise InputError(where, f"no file in the base tree matches {pattern!r}")
+    out = run(
+        ["/usr/lib/rpm/elfdeps", "--provides"], input="\n".join(str(p) for p in matches) + "\n"
+    ).stdout
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def resolve_provides(provides: list[Provide], rootfs: Path) -> tuple[list[str], list[str]]:
+    """(real, stub) ``Provides:`` values, versions resolved, duplicates dropped, order kept."""
+    versions = debian_versions(rootfs)
+    real: list[str] = []
+    stubs: list[str] = []
+    for item in provides:
+        if item.kind == "elf":
+            real.extend(elf_provides(rootfs, item.capability, item.location))
+        elif item.kind == "stub":
+            stubs.append(item.capability)
+        elif item.version.startswith("deb:"):
+            package = item.version.removeprefix("deb:")
+            if package not in versions:
+                raise InputError(
+                    item.location,
+                    f"Debian package {package!r} is not in the tree",
+                    hint="add it to packages.txt or name another package",
+                )
+            real.append(f"{item.capability} = {versions[package]}")
+        else:
+            real.append(f"{item.capability} = {item.version}" if item.version else item.capability)
+    return list(dict.fromkeys(real)), list(dict.fromkeys(stubs))
+
+
+def provides_spec(real: list[str], stubs: list[str], release: str) -> str:
+    """The spec of the two empty RPMs that carry the capabilities."""
+    lines = [
+        "Name:           pipeline-local-base",
+        "Version:        1",
+        f"Release:        {release}",
+        "Summary:        What the Debian tree of the pipeline's local base image provides",
+        "License:        Apache-2.0",
+        "BuildArch:      noarch",
+        *(f"Provides:       {cap}" for cap in real),
+        "",
+        "%description",
+        "Records in the rpm database what the Debian packages of this image provide, under",
+        "the names openSUSE packages use, so that zypper can install RPMs on top of them.",
+        "",
+        "%package        stubs",
+        "Summary:        Stand-ins for distribution packages this image does not have",
+        *(f"Provides:       {cap}" for cap in stubs),
+        "",
+        "%description    stubs",
+        "Names only, no files: these packages are NOT installed in this image. Good for the",
+        "offline local target, which builds images of miniature sample sources; never for a",
+        "release.",
+        "",
+        "%files",
+        "",
+        "%files          stubs",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def build_provides_rpms(work_dir: Path, rootfs: Path, provides_file: Path, release: str) -> Path:
+    """rpmbuild the provides RPMs under ``work_dir``; returns the directory holding them."""
+    real, stubs = resolve_provides(read_provides(provides_file), rootfs)
+    shutil.rmtree(work_dir, ignore_errors=True)
+    (work_dir / "SPECS").mkdir(parents=True)
+    spec = work_dir / "SPECS" / "pipeline-local-base.spec"
+    spec.write_text(provides_spec(real, stubs, release))
+    rpms = work_dir / "RPMS"
+    run(
+        [
+            "rpmbuild",
+            "-bb",
+            "--define",
+            f"_topdir {work_dir}",
+            "--define",
+            f"_rpmdir {rpms}",
+            "--define",
+            "_build_id_links none",
+            str(spec),
+        ],
+        timeout=300,
+    )
+    return rpms / "noarch"
+
+
+# --- step 3: the image ------------------------------------------------------------------------
+
+
+@contextmanager
+def _locked(base_dir: Path) -> Iterator[None]:
+    """Two pipelines (or test workers) on one machine build the base once, not twice at once."""
+    base_dir.mkdir(parents=True, exist_ok=True)
+    with (base_dir / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def ensure_local_base(
+    build_dir: Path, *, inputs_dir: Path = INPUTS_DIR, mirror: str = DEFAULT_MIRROR
+) -> BaseImage:
+    """The `local` base image in local storage, built only when its inputs changed."""
+    digest = inputs_hash(inputs_dir)
+    name = f"{IMAGE}:{digest}"
+    base_dir = build_dir.resolve() / "base"
+    with _locked(base_dir):
+        if buildah.exists(name):
+            image_id = str(buildah.inspect(name)["FromImageID"])
+            buildah.tag(name, f"{IMAGE}:latest")
+            return BaseImage(name, image_id, digest, built=False)
+        packages = read_packages(inputs_dir / "packages.txt")
+        rootfs, tree_hash = debootstrap(base_dir, packages, mirror=mirror)
+        rootfs_image = f"{ROOTFS_IMAGE}:{tree_hash}"
+        if not buildah.exists(rootfs_image):
+            buildah.import_rootfs(rootfs, rootfs_image, config={"cmd": "/bin/bash"})
+        rpms = build_provides_rpms(
+            base_dir / f"rpm-{digest}", rootfs, inputs_dir / "provides.txt", release=digest
+        )
+        for old in base_dir.glob("rpm-*"):
+            if old.name != f"rpm-{digest}":
+                shutil.rmtree(old, ignore_errors=True)
+        try:
+            image_id = buildah.build(
+                inputs_dir,
+                inputs_dir / "Containerfile",
+                [name, f"{IMAGE}:latest"],
+                build_args={"ROOTFS": rootfs_image},
+                volumes=[buildah.Volume(rpms, RPMS_MOUNT)],
+                pull_policy="never",
+                layers=False,
+                labels={
+                    "org.opencontainers.image.title": "pipeline local base",
+                    "org.opensuse.pipeline.inputs-hash": digest,
+                },
+            )
+        except ToolError as exc:
+            raise ContainersError(
+                f"building the local base image failed: {exc.message}", hint=exc.hint
+            ) from exc
+        return BaseImage(name, image_id, digest, built=True)

@@ -1,0 +1,198 @@
+"""Thin wrapper over the buildah CLI: build, inspect, tag, push, and import a root file system.
+
+Every call goes through ``pipeline.tools.run.run``. Isolation is always ``chroot``: the OCI
+runtimes (runc/crun) need a cgroup setup that build machines and CI containers often lack
+("cgroups in hybrid mode not supported"), while chroot isolation only needs the privileges
+buildah already has. The environment variable is honoured by ``buildah build`` and
+``buildah run`` alike, so one setting covers both.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipeline.errors import ToolError
+from pipeline.tools.run import Completed, run
+
+BUILDAH = "buildah"
+ISOLATION_ENV = {"BUILDAH_ISOLATION": "chroot"}
+#: Image builds download nothing big but can run zypper over hundreds of packages.
+BUILD_TIMEOUT = 3600.0
+
+
+@dataclass(frozen=True)
+class Volume:
+    """A host path bind-mounted into every RUN step of a build; never part of the image."""
+
+    host: Path
+    container: str
+    read_only: bool = True
+
+    def spec(self) -> str:
+        return f"{self.host.resolve()}:{self.container}" + (":ro" if self.read_only else "")
+
+
+def _buildah(
+    args: Sequence[str | Path],
+    *,
+    timeout: float | None = 600.0,
+    check: bool = True,
+    cwd: Path | None = None,
+) -> Completed:
+    return run([BUILDAH, *args], env=ISOLATION_ENV, timeout=timeout, check=check, cwd=cwd)
+
+
+def version() -> str:
+    """The buildah version, e.g. ``1.28.2``."""
+    out = _buildah(["version", "--json"]).stdout
+    return str(json.loads(out)["version"])
+
+
+def build(
+    context_dir: Path,
+    dockerfile: Path,
+    tags: Sequence[str],
+    *,
+    build_args: Mapping[str, str] | None = None,
+    volumes: Sequence[Volume] = (),
+    timestamp: int | None = None,
+    pull_policy: str = "missing",
+    layers: bool = True,
+    jobs: int = 1,
+    platform: str | None = None,
+    labels: Mapping[str, str] | None = None,
+) -> str:
+    """Build ``dockerfile`` in ``context_dir``, tag it with every tag, and return the image id.
+
+    ``pull_policy`` is buildah's ``--pull`` value (``always``, ``missing``, ``never``, ...).
+    ``timestamp`` (epoch seconds) makes the created dates, and so the digest, reproducible.
+    """
+    if not tags:
+        raise ValueError("build() needs at least one tag")
+    with tempfile.TemporaryDirectory(prefix="buildah-iid-") as tmp:
+        iidfile = Path(tmp) / "iid"
+        args: list[str | Path] = [
+            "build",
+            "--isolation",
+            "chroot",
+            "--file",
+            dockerfile,
+            "--iidfile",
+            iidfile,
+            f"--pull={pull_policy}",
+            f"--layers={'true' if layers else 'false'}",
+            "--jobs",
+            str(jobs),
+        ]
+        for tag in tags:
+            args += ["--tag", tag]
+        for name, value in (build_args or {}).items():
+            args += ["--build-arg", f"{name}={value}"]
+        for name, value in (labels or {}).items():
+            args += ["--label", f"{name}={value}"]
+        for volume in volumes:
+            args += ["--volume", volume.spec()]
+        if timestamp is not None:
+            args += ["--timestamp", str(timestamp)]
+        if platform:
+            args += ["--platform", platform]
+        args.append(context_dir)
+        _buildah(args, timeout=BUILD_TIMEOUT)
+        return _read_id(iidfile)
+
+
+def _read_id(iidfile: Path) -> str:
+    image_id = iidfile.read_text().strip()
+    return image_id.removeprefix("sha256:")
+
+
+def images() -> list[dict[str, Any]]:
+    """All images in local storage, as buildah's JSON listing."""
+    out = _buildah(["images", "--json"]).stdout.strip()
+    return list(json.loads(out)) if out else []
+
+
+def inspect(image: str) -> dict[str, Any]:
+    """buildah's inspect document of ``image`` (``OCIv1`` holds config, labels, created)."""
+    out = _buildah(["inspect", "--type", "image", image]).stdout
+    return dict(json.loads(out))
+
+
+def exists(image: str) -> bool:
+    """Whether ``image`` (name or id) is in local storage."""
+    return _buildah(["inspect", "--type", "image", image], check=False).returncode == 0
+
+
+def tag(image: str, *names: str) -> None:
+    _buildah(["tag", image, *names])
+
+
+def rmi(*images_: str, force: bool = False) -> None:
+    _buildah(["rmi", *(["--force"] if force else []), *images_])
+
+
+def push(
+    image: str, dest: str, *, digestfile: Path | None = None, tls_verify: bool = True
+) -> str | None:
+    """Push ``image`` to ``dest`` (a transport reference, e.g. ``docker://host/repo:tag``).
+
+    Returns the pushed manifest digest when ``digestfile`` is given.
+    """
+    args: list[str | Path] = ["push", f"--tls-verify={'true' if tls_verify else 'false'}"]
+    if digestfile is not None:
+        args += ["--digestfile", digestfile]
+    _buildah([*args, image, dest], timeout=BUILD_TIMEOUT)
+    return digestfile.read_text().strip() if digestfile is not None else None
+
+
+def run_in(image: str, argv: Sequence[str], *, check: bool = True) -> Completed:
+    """Run ``argv`` in a throwaway container of ``image`` and remove the container."""
+    container = _buildah(["from", "--pull=never", "--quiet", image]).stdout.strip()
+    try:
+        return _buildah(["run", "--isolation", "chroot", container, "--", *argv], check=check)
+    finally:
+        _buildah(["rm", container], check=False)
+
+
+def import_rootfs(
+    rootfs: Path,
+    name: str,
+    *,
+    timestamp: int | None = None,
+    config: Mapping[str, str] | None = None,
+) -> str:
+    """Make an image ``name`` whose single layer is the directory ``rootfs``; return its id.
+
+    The tree is copied into the mounted container with ``cp -a``, not ``buildah copy``, because
+    ``buildah copy`` resets every owner to root and the tree's owners (``/etc/shadow`` is
+    group ``shadow``) and file capabilities must survive. Mounting needs root, as debootstrap
+    does. ``config`` holds ``buildah config`` options without dashes, e.g. ``{"cmd": "/bin/bash"}``.
+    """
+    if not rootfs.is_dir():
+        raise ToolError(f"{rootfs}: not a directory, cannot import it as an image")
+    container = _buildah(["from", "--quiet", "scratch"]).stdout.strip()
+    try:
+        mountpoint = _buildah(["mount", container]).stdout.strip()
+        try:
+            run(["cp", "-a", "--", f"{rootfs}/.", f"{mountpoint}/"], timeout=1800)
+        finally:
+            _buildah(["umount", container])
+        options: list[str] = []
+        for key, value in (config or {}).items():
+            options += [f"--{key}", value]
+        if options:
+            _buildah(["config", *options, container])
+        commit_args = ["commit", "--quiet", "--rm"]
+        if timestamp is not None:
+            commit_args += ["--timestamp", str(timestamp)]
+        image_id = _buildah([*commit_args, container, name], timeout=BUILD_TIMEOUT).stdout
+        container = ""
+        return image_id.strip().removeprefix("sha256:")
+    finally:
+        if container:
+            _buildah(["rm", container], check=False)
