@@ -23,7 +23,9 @@ from pipeline.tools.run import run
 
 def need_tool(name: str) -> str:
     """The path of host tool ``name``; fail under CI, skip otherwise, when it is missing."""
-    path = shutil.which(name) or (name if os.path.isabs(name) and os.access(name, os.X_OK) else None)
+    path = shutil.which(name) or (
+        name if os.path.isabs(name) and os.access(name, os.X_OK) else None
+    )
     if path:
         return path
     message = f"host tool {name!r} is not installed (nox -s setup-host installs it)"
@@ -152,8 +154,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[registry_serv
     yield from _start(tmp_path_factory.mktemp("registry"))
 
 
-#: Credentials of ``registry_tls_auth``; a test plants them and greps output for them.
-TLS_AUTH = registry_server.BasicAuth("pipeline", f"pw-{uuid.uuid4().hex}")
+#: Credentials of ``registry_tls_auth``; a test plants them and greps output for them. A constant,
+#: because test modules import this file again as ``tests.conftest`` (a second module object).
+TLS_AUTH = registry_server.BasicAuth("pipeline", "planted-secret-Zq7w3k9x")
 
 
 @pytest.fixture(scope="session")

@@ -28,9 +28,7 @@ def test_kubevirt_operator_derives_component_images_from_its_own_image() -> None
     assert [(i.line, i.column, i.path) for i in container] == [
         (36, 9, "spec.template.spec.containers[0].image")
     ]
-    assert [(v.variable, v.value, v.line) for v in scan.versions] == [
-        ("KUBEVIRT_VERSION", tag, 53)
-    ]
+    assert [(v.variable, v.value, v.line) for v in scan.versions] == [("KUBEVIRT_VERSION", tag, 53)]
 
 
 def test_digest_operator_takes_tag_from_kubevirt_version_and_env_overrides() -> None:
@@ -96,9 +94,7 @@ def test_cdi_operator_component_images_come_from_env() -> None:
     assert {name: found.line for name, found in comps.items()} == expected
     for name, found in comps.items():
         assert str(found.reference) == f"{SUSE}/{name}:{tag}"
-    assert [(v.variable, v.value, v.line) for v in scan.versions] == [
-        ("OPERATOR_VERSION", tag, 38)
-    ]
+    assert [(v.variable, v.value, v.line) for v in scan.versions] == [("OPERATOR_VERSION", tag, 38)]
 
 
 def test_csv_annotation_related_images_and_install_deployments() -> None:

@@ -82,6 +82,15 @@ def free_port(host: str = LOOPBACK) -> int:
         return int(sock.getsockname()[1])
 
 
+def _port_free(port: int, host: str = LOOPBACK) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def make_self_signed_cert(
     directory: Path, hosts: tuple[str, ...] = (LOOPBACK, "localhost")
 ) -> TLSFiles:
@@ -208,7 +217,7 @@ def _wait_ready(server: RegistryServer, proc: subprocess.Popen[bytes], seconds: 
             if resp.status_code in (200, 401):
                 return
             problem = f"HTTP {resp.status_code}"
-        except requests.RequestException as exc:
+        except (requests.RequestException, OSError) as exc:
             problem = type(exc).__name__
         time.sleep(0.1)
     _terminate(proc.pid)
@@ -248,11 +257,21 @@ def start(
     root.mkdir(parents=True, exist_ok=True)
     (root / "storage").mkdir(exist_ok=True)
     tls_files = make_self_signed_cert(root / "tls") if tls is True else (tls or None)
+    if tls_files is not None:
+        for path in (tls_files.cert, tls_files.key):
+            if not path.is_file():
+                raise SetupError(f"{path}: TLS file not found")
     if auth is not None:
         htpasswd = root / "htpasswd"
         htpasswd.write_text(_htpasswd_line(auth))
         htpasswd.chmod(0o600)
-    port = port or free_port()
+    if port is None:
+        port = free_port()
+    elif not _port_free(port):
+        # Checked first: otherwise the other server answering /v2/ would look like ours.
+        raise SetupError(
+            f"port {port} on {LOOPBACK} is in use", hint="choose another port or leave it unset"
+        )
     config_path = root / CONFIG_FILE
     # JSON is YAML, and writing it needs no YAML emitter.
     config_path.write_text(json.dumps(_config(root, port, auth, tls_files), indent=2) + "\n")
