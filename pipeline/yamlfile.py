@@ -179,6 +179,6 @@ class Node:
             raise InputError(
                 self._value_location(key),
                 f"{key!r} names {text!r}, which does not exist",
-                hint="create it or fix the path (relative to pipeline.yaml)",
+                hint="create it, or fix the path: it is relative to pipeline.yaml",
             )
         return root / candidate

@@ -193,8 +193,8 @@ def show(plan: Plan) -> None:
     out.print(f"base image {', '.join(plan.base_images)}  platforms {', '.join(plan.platforms)}")
     out.print(f"registry path {plan.registry_path}  label prefix {plan.label_prefix}")
     table = Table(title_justify="left")
-    for column in ("product", "version", "release", "state", "image", "reference"):
-        table.add_column(column)
+    for column in ("product", "version", "release", "state", f"image under {plan.registry_path}/"):
+        table.add_column(column, overflow="fold")
     for product in plan.products:
         state = "[green]up to date[/]" if product.up_to_date else product.release_state
         for index, image in enumerate(product.images):
@@ -204,8 +204,7 @@ def show(plan: Plan) -> None:
                 product.version if first else "",
                 product.release if first else "",
                 state if first else "",
-                image.name,
-                image.reference,
+                image.reference.removeprefix(plan.registry_path + "/"),
             )
     out.print(table)
 

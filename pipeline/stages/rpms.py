@@ -230,7 +230,8 @@ def run_stage(ctx: Context) -> list[Built]:
     with recording() as timings:
         for name, product in ctx.project.products.items():
             planned = plan.product(name)
-            epochs.append(source_date_epoch(product.spec.read_text(), product.spec))
+            epoch = source_date_epoch(product.spec.read_text(), product.spec)
+            epochs.append(epoch)
             if planned.up_to_date and name in previous:
                 out.print(f"[green]✓[/] {name} {planned.tag}: up to date, not rebuilt")
                 products[name] = previous[name]
@@ -251,6 +252,7 @@ def run_stage(ctx: Context) -> list[Built]:
                 "tag": planned.tag,
                 "inputs": planned.inputs,
                 "env": env,
+                "source_date_epoch": epoch,
                 "rpms": [_rpm_json(ctx, info) for info in infos],
                 "seconds": round(seconds, 2),
             }

@@ -1,0 +1,354 @@
+"""containers (step 2): every image built by buildah from its OBS-style Dockerfile.
+
+Per image: copy its directory to ``build/<target>/work/<image>/``, run its buildtime services
+(the meta env file from step 1, strict ``replace_using_env``, metainfo and label helpers), read
+the magic comments of the result, and ``buildah build`` with the prjconf's ``dockerarg:`` values,
+one ``--tag`` per ``#!BuildTag`` (qualified with the target's registry), ``--timestamp`` from
+SOURCE_DATE_EPOCH, and the step-1 repo exposed the way ``#!UseOBSRepositories`` does on OBS: the
+repo and a repo file bind-mounted read-only for the build, so nothing of them stays in the image
+and the Dockerfile stays exactly what OBS builds. Images build in parallel (``--jobs``); a failed
+image does not stop the others, and is reported as failed, never as built.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline.base_image import ensure_local_base
+from pipeline.config import Image, Product
+from pipeline.context import Context
+from pipeline.errors import ContainersError, InputError, Location, PipelineError
+from pipeline.inputs import tree_digest
+from pipeline.obs.dockerfile import Dockerfile, expand_build_tag, load_dockerfile
+from pipeline.obs.prjconf import load_prjconf
+from pipeline.obs.service import load_service
+from pipeline.output import console, emit
+from pipeline.reference import parse_reference
+from pipeline.release import ReleaseBook, ci_count
+from pipeline.report import require_section, section, write_section
+from pipeline.services.base import ServiceContext
+from pipeline.services.runner import run_services
+from pipeline.stages.plan import Plan, resolve
+from pipeline.tools import buildah
+from pipeline.tools.run import recording
+
+#: Where the step-1 repo appears inside a build, and the repo file that points zypper at it.
+REPO_MOUNT = "/var/lib/obs-repositories/pipeline"
+REPO_FILE_MOUNT = "/etc/zypp/repos.d/obs-pipeline.repo"
+PLACEHOLDER = re.compile(
+    r"%%[A-Za-z_][A-Za-z0-9_]*%%|%(?:RELEASE|BUILDTIME|DISTURL|SOURCEURL|"
+    r"OS_VERSION_ID|OS_PRETTY_NAME|OS_VERSION_ID_SP)%"
+)
+ARCHES = {"amd64": "x86_64", "arm64": "aarch64", "ppc64le": "ppc64le", "s390x": "s390x"}
+
+
+@dataclass
+class ImageResult:
+    name: str
+    product: str
+    state: str  # built, up to date, excluded, failed
+    reference: str = ""
+    tags: list[str] = field(default_factory=list)
+    id: str = ""
+    #: Bytes of all layers, and of the layers on top of the base image.
+    size: int = 0
+    own_size: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+    rpms: list[str] = field(default_factory=list)
+    release: str = ""
+    inputs: str = ""
+    seconds: float = 0.0
+    error: str = ""
+
+
+def repo_file(repo_dir: Path) -> Path:
+    """The zypper repo file for the step-1 repo, as OBS's build root would configure it."""
+    path = repo_dir.parent / "obs-pipeline.repo"
+    path.write_text(
+        "[obs-pipeline]\n"
+        "name=RPMs of this build (step 1)\n"
+        f"baseurl=file://{REPO_MOUNT}\n"
+        "enabled=1\n"
+        "autorefresh=1\n"
+        "gpgcheck=0\n"
+        "type=rpm-md\n"
+        "keeppackages=0\n"
+    )
+    return path
+
+
+def _installed_rpms(image_id: str) -> list[str]:
+    out = buildah.run_in(
+        image_id, ["rpm", "-qa", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n"]
+    )
+    return sorted(line for line in out.stdout.splitlines() if line)
+
+
+def _layers(info: dict[str, Any]) -> dict[str, int]:
+    """Layer digest -> size, from the manifest buildah keeps for an image."""
+    manifest = json.loads(info.get("Manifest") or "{}")
+    return {layer["digest"]: int(layer.get("size", 0)) for layer in manifest.get("layers", [])}
+
+
+class ImageBuilder:
+    """Builds the images of one target; shared by the worker threads."""
+
+    def __init__(
+        self, ctx: Context, plan: Plan, rpms: dict[str, Any], base_id: str, base_rpms: set[str]
+    ) -> None:
+        self.ctx = ctx
+        self.base_layers = set(_layers(buildah.inspect(base_id))) if base_rpms else set()
+        self.plan = plan
+        self.rpms = rpms
+        self.base_rpms = base_rpms
+        self.prjconf = load_prjconf(ctx.target.prjconf)
+        self.repo = ctx.project.root / rpms["repo"]
+        self.repo_file = repo_file(self.repo)
+        self.sysroot = ctx.project.root / rpms["sysroot"]
+        self.previous = section(ctx.report_path, "containers").get("images", {})
+        self.book = ReleaseBook(ctx.build_dir)
+        self.arches = {ARCHES.get(p.split("/")[1], p.split("/")[1]) for p in ctx.target.platforms}
+        self._lock = threading.Lock()
+
+    def inputs(self, product: Product, image: Image, base_id: str) -> str:
+        entry = self.rpms["products"][product.name]
+        return tree_digest(
+            [image.directory],
+            self.ctx.project.root,
+            [
+                f"rpms={entry['inputs']}:{entry['release']}",
+                f"base={base_id}",
+                *(f"arg={k}={v}" for k, v in sorted(self.prjconf.docker_args.items())),
+            ],
+        )
+
+    def up_to_date(self, name: str, inputs: str) -> dict[str, Any] | None:
+        old = self.previous.get(name)
+        if (
+            not old
+            or old.get("state") not in ("built", "up to date")
+            or old.get("inputs") != inputs
+            or self.ctx.options.force
+        ):
+            return None
+        return old if buildah.exists(old["id"]) else None
+
+    def build(self, product: Product, image: Image, base_id: str) -> ImageResult:
+        ctx = self.ctx
+        entry = self.rpms["products"][product.name]
+        result = ImageResult(image.name, product.name, "failed")
+        started = time.monotonic()
+        inputs = self.inputs(product, image, base_id)
+        old = self.up_to_date(image.name, inputs)
+        if old is not None:
+            return ImageResult(**{**old, "state": "up to date", "seconds": 0.0})
+        key = f"image/{image.name}"
+        release = self.book.take(
+            key, ci_count(ctx.project.root, [image.directory]), self.prjconf.render_release
+        )
+        workdir = ctx.build_dir / "work" / image.name
+        shutil.rmtree(workdir, ignore_errors=True)
+        shutil.copytree(image.directory, workdir)
+        epoch = int(entry["source_date_epoch"])
+        service_ctx = ServiceContext(
+            sysroot=self.sysroot,
+            rpms_dir=self.repo / "RPMS",
+            source_date_epoch=epoch,
+            release=release,
+            disturl=f"obs://pipeline/{ctx.target.name}/{image.name}/{release}",
+            sourceurl=f"file://{image.directory.relative_to(ctx.project.root)}",
+            os_version_id=self.prjconf.macro("sle_version") or "",
+            os_pretty_name=ctx.target.name,
+            os_version_id_sp=self.prjconf.macro("sle_version") or "",
+        )
+        run_services(load_service(workdir / "_service"), workdir, service_ctx)
+        dockerfile = load_dockerfile(workdir / "Dockerfile")
+        self._check_substituted(dockerfile, image)
+        if not any(dockerfile.builds_on(arch) for arch in self.arches):
+            result.state = "excluded"
+            result.error = "ExclusiveArch/ExcludeArch exclude every target platform"
+            return result
+        tags = self._tags(dockerfile, image, entry["version"], release)
+        reference = f"{self.plan.registry_path}/{image.name}:{entry['tag']}"
+        if reference not in tags:
+            raise InputError(
+                Location(
+                    image.directory / "Dockerfile",
+                    dockerfile.build_tags[0].line if dockerfile.build_tags else 0,
+                ),
+                f"no #!BuildTag gives {reference}, the reference the manifests name",
+                hint="tag %%TAGPREFIX%%/<image>:%%PKG_VERSION%%-%%PKG_RELEASE%%",
+            )
+        volumes = []
+        if dockerfile.use_obs_repositories:
+            volumes = [
+                buildah.Volume(self.repo, REPO_MOUNT),
+                buildah.Volume(self.repo_file, REPO_FILE_MOUNT),
+            ]
+        image_id = buildah.build(
+            workdir,
+            workdir / "Dockerfile",
+            tags,
+            build_args=dict(self.prjconf.docker_args),
+            volumes=volumes,
+            timestamp=epoch,
+            pull_policy=ctx.target.pull,
+            layers=True,
+        )
+        info = buildah.inspect(image_id)
+        oci = info.get("OCIv1", {})
+        layers = _layers(info)
+        installed = [r for r in _installed_rpms(image_id) if r not in self.base_rpms]
+        self.book.record_success(key, inputs, release)
+        return ImageResult(
+            name=image.name,
+            product=product.name,
+            state="built",
+            reference=reference,
+            tags=tags,
+            id=image_id,
+            size=sum(layers.values()),
+            own_size=sum(size for digest, size in layers.items() if digest not in self.base_layers),
+            labels=dict((oci.get("config") or {}).get("Labels") or {}),
+            rpms=installed,
+            release=release,
+            inputs=inputs,
+            seconds=round(time.monotonic() - started, 2),
+        )
+
+    def _check_substituted(self, dockerfile: Dockerfile, image: Image) -> None:
+        for number, line in enumerate(dockerfile.lines, start=1):
+            found = PLACEHOLDER.search(line)
+            if found:
+                raise InputError(
+                    Location(image.directory / "Dockerfile", number, found.start() + 1),
+                    f"placeholder {found.group()} left after the services ran",
+                    hint="name the variable in the _service's replace_using_env params",
+                )
+
+    def _tags(self, dockerfile: Dockerfile, image: Image, version: str, release: str) -> list[str]:
+        tags = []
+        for build_tag in dockerfile.build_tags:
+            try:
+                text = expand_build_tag(build_tag.tag, version, release)
+                full = f"{self.plan.registry}/{text}"
+                parse_reference(full)
+            except ValueError as exc:
+                raise InputError(
+                    Location(image.directory / "Dockerfile", build_tag.line, build_tag.column),
+                    f"#!BuildTag {build_tag.tag!r} is not a valid image reference: {exc}",
+                ) from None
+            tags.append(full)
+        if not tags:
+            raise InputError(
+                image.directory / "Dockerfile",
+                "no #!BuildTag lines",
+                hint="add #!BuildTag: %%TAGPREFIX%%/<image>:%%PKG_VERSION%%-%%PKG_RELEASE%%",
+            )
+        return tags
+
+
+def _base(ctx: Context) -> tuple[str, set[str]]:
+    """The base image id every image builds on, and the RPMs already in it."""
+    if ctx.target.local_base:
+        with console().status("local base image (debootstrap, cached) …"):
+            base = ensure_local_base(ctx.build_root)
+        state = "built" if base.built else "up to date, not rebuilt"
+        console().print(f"[green]✓[/] base {base.name}: {state}")
+        return base.image_id, set(_installed_rpms(base.image_id))
+    return "pulled:" + ",".join(
+        sorted(load_prjconf(ctx.target.prjconf).docker_args.values())
+    ), set()
+
+
+def run_stage(ctx: Context) -> list[ImageResult]:
+    rpms = require_section(
+        ctx.report_path,
+        "rpms",
+        hint=f"run the rpms stage first: nox -s rpms -- --target {ctx.target.name}",
+    )
+    plan = resolve(ctx)
+    base_id, base_rpms = _base(ctx)
+    builder = ImageBuilder(ctx, plan, rpms, base_id, base_rpms)
+    work = [
+        (product, image)
+        for name, product in ctx.project.products.items()
+        for image in product.images_for(ctx.target.products[name].version)
+    ]
+    results: list[ImageResult] = []
+    with (
+        recording() as timings,
+        Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=console(),
+            transient=False,
+        ) as progress,
+    ):
+
+        def one(product: Product, image: Image) -> ImageResult:
+            task = progress.add_task(f"{image.name}: building", total=None)
+            try:
+                result = builder.build(product, image, base_id)
+            except PipelineError as exc:
+                result = ImageResult(image.name, product.name, "failed", error=exc.one_line())
+            mark = {
+                "built": "[green]✓ built[/]",
+                "up to date": "[green]✓ up to date, skipped[/]",
+                "excluded": "[yellow]- excluded[/]",
+            }.get(result.state, "[red]✗ failed[/]")
+            progress.update(task, description=f"{image.name}: {mark}", total=1, completed=1)
+            return result
+
+        with ThreadPoolExecutor(max_workers=ctx.options.jobs) as pool:
+            results = list(pool.map(lambda item: one(*item), work))
+    write_section(
+        ctx.report_path,
+        "containers",
+        {
+            "base": base_id,
+            "images": {r.name: asdict(r) for r in results},
+            "timings": timings.by_tool(),
+        },
+        ctx.target.name,
+    )
+    return results
+
+
+def summary(results: list[ImageResult]) -> Table:
+    table = Table(title="containers", title_justify="left")
+    for column in ("image", "state", "tag", "RPMs", "seconds", "error"):
+        table.add_column(column, overflow="fold")
+    for r in results:
+        tag = r.reference.rsplit(":", 1)[-1] if r.reference else ""
+        table.add_row(r.name, r.state, tag, str(len(r.rpms)), f"{r.seconds:.0f}", r.error)
+    return table
+
+
+def raise_for_failures(results: list[ImageResult]) -> None:
+    failed = [r for r in results if r.state == "failed"]
+    if failed:
+        raise ContainersError(
+            f"{len(failed)} of {len(results)} images failed: " + "; ".join(r.error for r in failed),
+            hint="the other images' results are kept; fix and re-run",
+        )
+
+
+def main(ctx: Context) -> int:
+    results = run_stage(ctx)
+    console().print(summary(results))
+    emit(ctx.options, {"containers": [asdict(r) for r in results]})
+    raise_for_failures(results)
+    return 0
