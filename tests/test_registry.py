@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -30,9 +31,9 @@ FAST = RetryPolicy(attempts=3, total_seconds=2.0, backoff=0.01, max_backoff=0.05
 
 
 @pytest.fixture
-def client() -> RegistryClient:
+def client() -> Iterator[RegistryClient]:
     with RegistryClient(retry=FAST, timeout=5, credentials=lambda r, p: None) as c:
-        yield c  # type: ignore[misc]
+        yield c
 
 
 def test_head_and_get_single_image(

@@ -113,9 +113,9 @@ def test_basic_auth_over_tls_with_auth_file(
     wrong = write_authfile(tmp_path / "wrong.json", server.address, TLS_AUTH.username, "nope-42")
     monkeypatch.setenv("REGISTRY_AUTH_FILE", str(wrong))
     client = RegistryClient(retry=FAST, https_loopback=True, ca_bundle=server.tls_cert)
-    with client, pytest.raises(RegistryError) as info:
+    with client, pytest.raises(RegistryError) as rejected:
         client.head_manifest(pushed.reference)
-    line = info.value.one_line()
+    line = rejected.value.one_line()
     assert f"credentials rejected for secure/app (user {TLS_AUTH.username}" in line
     assert "nope-42" not in line
     # No credentials at all.

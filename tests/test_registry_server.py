@@ -98,3 +98,14 @@ def test_a_registry_that_cannot_start_is_a_clear_error(tmp_path: Path) -> None:
     assert "docker-registry exited" in info.value.message
     with pytest.raises(SetupError, match="TLS file not found"):
         registry_server.start(bad, tls=registry_server.TLSFiles(bad / "no.crt", bad / "no.key"))
+
+
+def test_need_tool_fails_under_ci_and_skips_locally(monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = "no-such-tool-for-pipeline-tests"
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match=f"host tool '{missing}' is not installed"):
+        need_tool(missing)
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="not installed"):
+        need_tool(missing)
+    assert need_tool("sh").endswith("/sh")
