@@ -75,7 +75,7 @@ VERBS = (
     Verb(
         "registry",
         "run the local loopback registry: start, stop or status",
-        "pipeline.tools.registry_server:main",
+        "pipeline.registry_cmd:main",
         needs_target=False,
     ),
     Verb("obs-export", "write the target as an OBS project tree", "pipeline.obs_export:main"),

@@ -1,0 +1,56 @@
+"""``python -m pipeline registry start|stop|status``: the `local` target's loopback registry.
+
+Its storage and state live under ``build/registry/``; the port is the one the `local` target
+publishes to (pipeline.yaml), or ``--registry 127.0.0.1:PORT``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipeline.config import find_project, load_project
+from pipeline.context import Options
+from pipeline.errors import InputError
+from pipeline.output import console, emit
+from pipeline.reference import is_loopback_host
+from pipeline.tools import registry_server
+
+ACTIONS = ("start", "stop", "status")
+
+
+def _address(project_path: Path, options: Options) -> str:
+    if options.registry:
+        return options.registry
+    project = load_project(project_path)
+    return project.target(options.target).registry
+
+
+def main(project_path: Path | None, options: Options) -> int:
+    action = options.extra[0] if options.extra else "status"
+    if action not in ACTIONS or len(options.extra) > 1:
+        raise InputError(None, f"registry takes one of {', '.join(ACTIONS)}, not {options.extra}")
+    project_path = project_path or find_project()
+    root = project_path.parent / registry_server.DEFAULT_ROOT
+    if action == "stop":
+        stopped = registry_server.stop(root)
+        console().print("registry stopped" if stopped else "no registry was running")
+        emit(options, {"running": False, "stopped": stopped})
+        return 0
+    if action == "start":
+        address = _address(project_path, options)
+        port = address.rpartition(":")[2]
+        if not is_loopback_host(address) or not port.isdigit():
+            raise InputError(
+                project_path,
+                f"target {options.target!r} publishes to {address}, not a loopback registry",
+                hint="only the local target's registry runs here; use --registry 127.0.0.1:PORT",
+            )
+        registry_server.start(root, port=int(port))
+    server = registry_server.status(root)
+    if server is None:
+        console().print("no registry is running")
+        emit(options, {"running": False})
+        return 0
+    console().print(f"registry running on {server.url} (pid {server.pid}, storage {root})")
+    emit(options, {"running": True, "url": server.url, "pid": server.pid, "root": str(root)})
+    return 0
