@@ -108,3 +108,22 @@ def test_real_shaped_package_takes_version_from_the_rpm(rpms: Path, tmp_path: Pa
     assert 'org.opensuse.reference="registry.opensuse.org/kubevirt/virt-api:1.1.0-5.2"' in text
     assert ("pkg", "kubevirt-virt-api-1.1.0-5.2") in results[3].details
     assert "%" not in text
+
+
+def test_wrong_pkg_points_at_the_eval_line(rpms: Path, tmp_path: Path) -> None:
+    workdir = tmp_path / "img"
+    shutil.copytree(DATA / "kubevirt-virt-api", workdir)
+    service = workdir / "_service"
+    service.write_text(service.read_text().replace("pkg=kubevirt-virt-api", "pkg=kubevirt-virt"))
+    context = ServiceContext(
+        sysroot=DATA / "sysroot",
+        rpms_dir=rpms,
+        source_date_epoch=0,
+        release="1.1",
+        disturl="obs://localhost/P/R/abc-x",
+    )
+    with pytest.raises(InputError) as info:
+        run_services(load_service(service), workdir, context)
+    message = info.value.one_line()
+    assert message.startswith(f"{service}:9: replace_using_env: {rpms}: no binary RPM named")
+    assert "run the rpms stage first" in message

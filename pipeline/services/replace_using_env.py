@@ -18,6 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
+from pipeline.errors import InputError
 from pipeline.services.base import (
     ServiceArgumentParser,
     ServiceContext,
@@ -77,7 +78,14 @@ def _values(
         values.update(env.as_dict())
         details.append(("meta", str(env.path)))
         if spec.pkg is not None:
-            package = find_package(context.rpms_dir, spec.pkg)
+            try:
+                package = find_package(context.rpms_dir, spec.pkg)
+            except InputError as exc:
+                # The fix is in the _service file (pkg=) or in running the rpms stage: point
+                # at the eval line, name the directory in the message.
+                raise ServiceUsageError(
+                    f"{exc.location}: {exc.message}", option="eval", value=raw, hint=exc.hint
+                ) from None
             values["PKG_VERSION"] = package.version
             values["PKG_RELEASE"] = package.release
             details.append(("pkg", f"{package.name}-{package.version}-{package.release}"))
