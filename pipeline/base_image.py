@@ -337,4 +337,18 @@ def ensure_local_base(
             raise ContainersError(
                 f"building the local base image failed: {exc.message}", hint=exc.hint
             ) from exc
+        _prune(IMAGE, keep={digest, "latest"})
+        _prune(ROOTFS_IMAGE, keep={tree_hash})
         return BaseImage(name, image_id, digest, built=True)
+
+
+def _prune(repository: str, keep: set[str]) -> None:
+    """Untag the base images of earlier inputs; their layers go once nothing uses them."""
+    stale = [
+        name
+        for image in buildah.images()
+        for name in image.get("names") or []
+        if name.startswith(f"{repository}:") and name.rpartition(":")[2] not in keep
+    ]
+    if stale:
+        buildah.rmi(*stale)

@@ -112,9 +112,13 @@ def _read_id(iidfile: Path) -> str:
 
 
 def images() -> list[dict[str, Any]]:
-    """All images in local storage, as buildah's JSON listing."""
-    out = _buildah(["images", "--json"]).stdout.strip()
-    return list(json.loads(out)) if out else []
+    """All images in local storage, as buildah's JSON listing; ``id`` without ``sha256:``,
+    like the ids ``build`` returns."""
+    out = _buildah(["images", "--json", "--no-trunc"]).stdout.strip()
+    listing = list(json.loads(out)) if out else []
+    for image in listing:
+        image["id"] = str(image["id"]).removeprefix("sha256:")
+    return listing
 
 
 def inspect(image: str) -> dict[str, Any]:
