@@ -168,9 +168,9 @@ class ImageBuilder:
             release=release,
             disturl=f"obs://pipeline/{ctx.target.name}/{image.name}/{release}",
             sourceurl=f"file://{image.directory.relative_to(ctx.project.root)}",
-            os_version_id=self.prjconf.macro("sle_version") or "",
+            os_version_id=self.prjconf.macro("sle_version"),
             os_pretty_name=ctx.target.name,
-            os_version_id_sp=self.prjconf.macro("sle_version") or "",
+            os_version_id_sp=self.prjconf.macro("sle_version"),
         )
         run_services(load_service(workdir / "_service"), workdir, service_ctx)
         dockerfile = load_dockerfile(workdir / "Dockerfile")

@@ -25,11 +25,11 @@ from pipeline.errors import PublishError, RegistryError, ToolError
 from pipeline.jsonstate import locked_update, write_json
 from pipeline.output import console, emit
 from pipeline.reference import ImageReference, is_loopback_host, parse_reference
-from pipeline.registry import NotFound, RegistryClient
+from pipeline.registry import NotFound, RegistryClient, RetryPolicy
 from pipeline.report import require_section
 from pipeline.stages.verify import build_manifests
 from pipeline.tools import buildah
-from pipeline.tools.registry_server import DEFAULT_ROOT, start, status
+from pipeline.tools.registry_server import DEFAULT_ROOT, start
 from pipeline.tools.run import recording, run
 
 
@@ -50,14 +50,17 @@ def floating(tag: str, version: str) -> bool:
 
 
 def ensure_local_registry(ctx: Context, registry: str) -> None:
-    """The `local` target publishes to the loopback registry; start it when it is not up."""
+    """The `local` target publishes to the loopback registry; start it when nothing answers."""
     if not (ctx.target.local_base and is_loopback_host(registry)):
         return
-    root = ctx.project.root / DEFAULT_ROOT
-    if status(root) is None:
-        port = int(registry.rsplit(":", 1)[1])
-        server = start(root, port=port)
-        console().print(f"started the local registry on {server.address} (pid {server.pid})")
+    try:
+        with RegistryClient(retry=RetryPolicy(attempts=1, total_seconds=2)) as client:
+            client.ping(registry)
+        return
+    except RegistryError:
+        pass
+    server = start(ctx.project.root / DEFAULT_ROOT, port=int(registry.rsplit(":", 1)[1]))
+    console().print(f"started the local registry on {server.address} (pid {server.pid})")
 
 
 def _complete_build(ctx: Context) -> tuple[dict[str, Any], dict[str, Any]]:
