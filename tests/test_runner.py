@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -55,8 +57,6 @@ def test_check_false_returns_result() -> None:
 def test_environment_is_minimal_and_explicit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_TOKEN_FOR_TEST", "hunter2")
     out = run(py("import os, json; print(json.dumps(dict(os.environ)))"), env={"EXTRA": "1"})
-    import json
-
     env = json.loads(out.stdout)
     assert "SECRET_TOKEN_FOR_TEST" not in env
     assert env["EXTRA"] == "1"
@@ -64,10 +64,11 @@ def test_environment_is_minimal_and_explicit(monkeypatch: pytest.MonkeyPatch) ->
     assert set(env) <= set(tool_env({"EXTRA": "1"})) | {"PWD", "SHLVL", "_"}
 
 
-def test_arguments_are_never_shell_interpreted(tmp_path: pytest.TempPathFactory) -> None:
+def test_arguments_are_never_shell_interpreted(tmp_path: Path) -> None:
     marker = "$(touch pwned); `touch pwned2`; echo hi > pwned3"
-    out = run(py("import sys; print(sys.argv[1])") + [marker])
+    out = run([*py("import sys; print(sys.argv[1])"), marker], cwd=tmp_path)
     assert out.stdout.strip() == marker
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_timeout_is_a_tool_error() -> None:

@@ -1,0 +1,240 @@
+"""The whole flow on the offline `local` target with the real tools: rpmbuild, createrepo_c,
+buildah, zypper, the distribution registry. One build per session in a copy of the project;
+the tests read what it made, then change inputs and check what is rebuilt (they run in order).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.registry import RegistryClient
+from pipeline.tools import buildah
+from pipeline.tools import rpm as rpmtool
+from pipeline.tools.registry_server import RegistryServer
+from tests.conftest import need_tool
+
+pytestmark = [pytest.mark.tools, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parent.parent
+COPIED = ("pipeline.yaml", "prjconf", "specs", "samples", "dockerfiles")
+KUBEVIRT_PACKAGES = {
+    "kubevirt-virtctl",
+    "kubevirt-virt-api",
+    "kubevirt-virt-controller",
+    "kubevirt-virt-handler",
+    "kubevirt-virt-launcher",
+    "kubevirt-virt-operator",
+    "kubevirt-container-disk",
+    "kubevirt-virt-exportproxy",
+    "kubevirt-virt-exportserver",
+    "kubevirt-pr-helper-conf",
+    "kubevirt-sidecar-shim",
+    "kubevirt-virt-synchronization-controller",
+    "kubevirt-manifests",
+    "obs-service-kubevirt_containers_meta",
+}
+CDI_PACKAGES = {
+    f"containerized-data-importer-{sub}"
+    for sub in (
+        "api",
+        "cloner",
+        "controller",
+        "importer",
+        "operator",
+        "uploadproxy",
+        "uploadserver",
+        "manifests",
+    )
+} | {"obs-service-cdi_containers_meta"}
+
+
+@dataclass
+class LocalBuild:
+    project: Path
+    registry: RegistryServer
+
+    def pipeline(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pipeline",
+                *args,
+                "--project",
+                str(self.project / "pipeline.yaml"),
+                "--registry",
+                self.registry.address,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=ROOT,
+            timeout=3600,
+        )
+
+    def report(self) -> dict[str, Any]:
+        return json.loads((self.project / "build/local/report.json").read_text())
+
+    def rpms(self) -> list[Path]:
+        return sorted((self.project / "build/local/repo/RPMS").glob("*.rpm"))
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory: pytest.TempPathFactory, registry: RegistryServer) -> LocalBuild:
+    for tool in ("rpmbuild", "createrepo_c", "buildah", "zypper", "go", "debootstrap", "skopeo"):
+        need_tool(tool)
+    project = tmp_path_factory.mktemp("project")
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("_out", "build"))
+        else:
+            shutil.copy2(source, project / name)
+    build = LocalBuild(project, registry)
+    result = build.pipeline("build")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return build
+
+
+def test_rpms_hold_every_subpackage(local: LocalBuild) -> None:
+    names = {rpmtool.query(path).name for path in local.rpms()}
+    assert names >= KUBEVIRT_PACKAGES
+    assert names >= CDI_PACKAGES
+
+
+def test_manifests_and_meta_env_file_agree(local: LocalBuild, tmp_path: Path) -> None:
+    report = local.report()["rpms"]["products"]
+    registry_path = f"{local.registry.address}/kubevirt"
+    for product, package, manifest, pattern in (
+        (
+            "kubevirt",
+            "kubevirt-manifests",
+            "usr/share/kube-virt/manifests/release/kubevirt-operator.yaml",
+            r"image: (\S+/virt-operator:\S+)",
+        ),
+        (
+            "cdi",
+            "containerized-data-importer-manifests",
+            "usr/share/cdi/manifests/release/cdi-operator.yaml",
+            r"(\S+/cdi-operator:\S+)",
+        ),
+    ):
+        entry = report[product]
+        tag = f"{entry['version']}-{entry['release']}"
+        path = next(p for p in local.rpms() if rpmtool.query(p).name == package)
+        rpmtool.extract(path, tmp_path / product)
+        text = (tmp_path / product / manifest).read_text()
+        assert (
+            re.search(pattern, text).group(1) == f"{registry_path}/{manifest_image(product)}:{tag}"
+        )
+        env = entry["env"]
+        assert env == {
+            "REGISTRY": local.registry.address,
+            "TAGPREFIX": "kubevirt",
+            "LABELPREFIX": "org.opensuse.kubevirt",
+            "PKG_VERSION": entry["version"],
+            "PKG_RELEASE": entry["release"],
+        }
+        if product == "kubevirt":
+            assert f"value: {tag}" in text or f'value: "{tag}"' in text  # KUBEVIRT_VERSION
+        else:
+            for var, image in (
+                ("CONTROLLER_IMAGE", "cdi-controller"),
+                ("IMPORTER_IMAGE", "cdi-importer"),
+                ("CLONER_IMAGE", "cdi-cloner"),
+                ("APISERVER_IMAGE", "cdi-apiserver"),
+                ("UPLOAD_SERVER_IMAGE", "cdi-uploadserver"),
+                ("UPLOAD_PROXY_IMAGE", "cdi-uploadproxy"),
+            ):
+                assert re.search(
+                    rf"name: {var}\s+value: {re.escape(registry_path)}/{image}:{tag}", text
+                ), var
+
+
+def manifest_image(product: str) -> str:
+    return "virt-operator" if product == "kubevirt" else "cdi-operator"
+
+
+def test_every_image_is_built_tagged_and_runs(local: LocalBuild) -> None:
+    images = local.report()["containers"]["images"]
+    products = local.report()["rpms"]["products"]
+    assert len(images) == 17
+    for name, entry in images.items():
+        assert entry["state"] == "built", entry
+        tag = products[entry["product"]]["tag"]
+        assert entry["reference"] == f"{local.registry.address}/kubevirt/{name}:{tag}"
+        assert entry["reference"] in entry["tags"]
+        listed = buildah.inspect(entry["reference"])
+        assert listed["FromImageID"].removeprefix("sha256:") == entry["id"]
+        labels = entry["labels"]
+        version = products[entry["product"]]["version"]
+        assert labels["org.opencontainers.image.version"] == version
+        assert labels["org.opensuse.kubevirt.version"] == version
+        assert labels["org.opensuse.reference"] == entry["reference"]
+        assert labels["org.opensuse.kubevirt.reference"] == entry["reference"]
+        assert entry["rpms"], f"{name} installed no RPM"
+
+
+def test_hygiene_nothing_of_the_build_stays_in_an_image(local: LocalBuild) -> None:
+    for name, entry in local.report()["containers"]["images"].items():
+        out = buildah.run_in(
+            entry["id"],
+            [
+                "sh",
+                "-c",
+                "ls /etc/zypp/repos.d; find /var/cache/zypp -type f; ls /var/log/zypper.log "
+                "/var/lib/obs-repositories 2>/dev/null; true",
+            ],
+        ).stdout
+        assert out.strip() == "", f"{name} keeps build leftovers: {out}"
+
+
+def test_publish_then_verify_is_green(local: LocalBuild) -> None:
+    published = local.pipeline("publish")
+    assert published.returncode == 0, published.stderr[-3000:]
+    verified = local.pipeline("verify-tags", "--json", "-")
+    assert verified.returncode == 0, verified.stderr[-3000:]
+    result = json.loads(verified.stdout)
+    assert result["ok"] is True
+    assert len(result["references"]) >= 17
+
+
+def test_a_deleted_tag_is_caught_and_a_republish_restores_it(local: LocalBuild) -> None:
+    entry = local.report()["containers"]["images"]["virt-handler"]
+    with RegistryClient() as client:
+        assert client.delete_manifest(entry["reference"])
+    verified = local.pipeline("verify-tags", "--json", "-")
+    assert verified.returncode == 1
+    bad = [r for r in json.loads(verified.stdout)["references"] if not r["ok"]]
+    assert {r["reference"] for r in bad} == {entry["reference"]}
+    assert all(".yaml:" in r["where"] for r in bad)
+    assert local.pipeline("publish").returncode == 0
+    assert local.pipeline("verify-tags").returncode == 0
+
+
+def test_a_second_build_builds_nothing(local: LocalBuild) -> None:
+    result = local.pipeline("build", "--json", "-")
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(result.stdout)
+    assert {r["state"] for r in data["rpms"]} == {"up to date"}
+    assert {r["state"] for r in data["containers"]} == {"up to date"}
+
+
+def test_changing_one_dockerfile_rebuilds_exactly_that_image(local: LocalBuild) -> None:
+    dockerfile = local.project / "dockerfiles/cdi/cdi-cloner/Dockerfile"
+    dockerfile.write_text(dockerfile.read_text() + "\n# a maintainer's comment\n")
+    result = local.pipeline("build", "--json", "-")
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(result.stdout)
+    rebuilt = [r["name"] for r in data["containers"] if r["state"] == "built"]
+    assert rebuilt == ["cdi-cloner"]
+    assert {r["state"] for r in data["rpms"]} == {"up to date"}
