@@ -43,9 +43,12 @@ from pipeline.stages.plan import Plan, resolve
 from pipeline.tools import buildah
 from pipeline.tools.run import recording
 
-#: Where the step-1 repo appears inside a build, and the repo file that points zypper at it.
-REPO_MOUNT = "/var/lib/obs-repositories/pipeline"
-REPO_FILE_MOUNT = "/etc/zypp/repos.d/obs-pipeline.repo"
+#: Where the step-1 repo and the directory with its repo file appear inside a build. Both exist
+#: in every base image: buildah leaves a mount point it had to create behind in the layer.
+#: Mounting over repos.d hides the base's own repos, as a build with #!UseOBSRepositories on OBS
+#: sees only the repositories of its project.
+REPO_MOUNT = "/mnt"
+REPOS_D_MOUNT = "/etc/zypp/repos.d"
 PLACEHOLDER = re.compile(
     r"%%[A-Za-z_][A-Za-z0-9_]*%%|%(?:RELEASE|BUILDTIME|DISTURL|SOURCEURL|"
     r"OS_VERSION_ID|OS_PRETTY_NAME|OS_VERSION_ID_SP)%"
@@ -72,10 +75,11 @@ class ImageResult:
     error: str = ""
 
 
-def repo_file(repo_dir: Path) -> Path:
-    """The zypper repo file for the step-1 repo, as OBS's build root would configure it."""
-    path = repo_dir.parent / "obs-pipeline.repo"
-    path.write_text(
+def repos_d(repo_dir: Path) -> Path:
+    """A repos.d holding one zypper repo file: the step-1 repo, as OBS's build root has it."""
+    directory = repo_dir.parent / "repos.d"
+    directory.mkdir(exist_ok=True)
+    (directory / "obs-pipeline.repo").write_text(
         "[obs-pipeline]\n"
         "name=RPMs of this build (step 1)\n"
         f"baseurl=file://{REPO_MOUNT}\n"
@@ -85,7 +89,7 @@ def repo_file(repo_dir: Path) -> Path:
         "type=rpm-md\n"
         "keeppackages=0\n"
     )
-    return path
+    return directory
 
 
 def _installed_rpms(image_id: str) -> list[str]:
@@ -114,7 +118,7 @@ class ImageBuilder:
         self.base_rpms = base_rpms
         self.prjconf = load_prjconf(ctx.target.prjconf)
         self.repo = ctx.project.root / rpms["repo"]
-        self.repo_file = repo_file(self.repo)
+        self.repos_d = repos_d(self.repo)
         self.sysroot = ctx.project.root / rpms["sysroot"]
         self.previous = section(ctx.report_path, "containers").get("images", {})
         self.book = ReleaseBook(ctx.build_dir)
@@ -194,7 +198,7 @@ class ImageBuilder:
         if dockerfile.use_obs_repositories:
             volumes = [
                 buildah.Volume(self.repo, REPO_MOUNT),
-                buildah.Volume(self.repo_file, REPO_FILE_MOUNT),
+                buildah.Volume(self.repos_d, REPOS_D_MOUNT),
             ]
         image_id = buildah.build(
             workdir,
