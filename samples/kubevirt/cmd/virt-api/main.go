@@ -1,0 +1,6 @@
+// Command virt-api is a stand-in for KubeVirt's virt-api: it reports its name and linked version.
+package main
+
+import "kubevirt.io/kubevirt/pkg/component"
+
+func main() { component.Main("virt-api") }

@@ -1,0 +1,6 @@
+// Command virt-chroot is a stand-in for KubeVirt's virt-chroot: it reports its name and linked version.
+package main
+
+import "kubevirt.io/kubevirt/pkg/component"
+
+func main() { component.Main("virt-chroot") }

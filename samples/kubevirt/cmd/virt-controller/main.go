@@ -1,0 +1,6 @@
+// Command virt-controller is a stand-in for KubeVirt's virt-controller: it reports its name and linked version.
+package main
+
+import "kubevirt.io/kubevirt/pkg/component"
+
+func main() { component.Main("virt-controller") }
