@@ -8,8 +8,10 @@ The grammar is the distribution project's reference grammar::
 
 The first component is a domain only when it contains ``.`` or ``:`` or is ``localhost``;
 otherwise the reference is on Docker Hub (``docker.io``), where single-component names live under
-``library/``. A reference keeps both its tag and its digest when it has both (the digest is what
-is pulled; the tag is what a person reads and what the pipeline verifies).
+``library/``. A port is 1 to 65535; the name (as written and as normalized) is at most 255
+characters; sha256, sha384 and sha512 digests have exactly their length of lower-case hex.
+A reference keeps both its tag and its digest when it has both (the digest is what is pulled; the
+tag is what a person reads and what the pipeline verifies).
 """
 
 from __future__ import annotations
@@ -26,13 +28,17 @@ NAME_MAX = 255
 
 _PATH_COMPONENT = re.compile(r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*")
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_DOMAIN = re.compile(
-    rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\])(?::[0-9]+)?"
-)
+_HOST = re.compile(rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[0-9a-fA-F:.]+\]")
+_PORT = re.compile(r"[0-9]{1,5}")
 _TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
 _DIGEST_ALGO = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[+._-][A-Za-z][A-Za-z0-9]*)*")
-#: Lengths of the hex part for the algorithms the OCI image spec registers.
-_DIGEST_HEX_LEN = {"sha256": 64, "sha512": 128}
+#: Lengths of the hex part for the algorithms go-digest registers (and so registries check).
+_DIGEST_HEX_LEN = {"sha256": 64, "sha384": 96, "sha512": 128}
+#: The container tools read a bare 64-hex word as an image ID, never as a repository.
+_IMAGE_ID = re.compile(r"[a-f0-9]{64}")
+#: OBS placeholders (``%%TAGPREFIX%%``, ``%RELEASE%``) the build services replace; a reference
+#: still holding one is the usual cause of a malformed reference, so the error names it.
+_PLACEHOLDER = re.compile(r"%%[A-Za-z0-9_]+%%|%[A-Z][A-Z0-9_]*%")
 
 
 @dataclass(frozen=True)
@@ -94,28 +100,55 @@ def _check_digest(digest: str) -> None:
     if want is not None:
         if len(hexpart) != want or not re.fullmatch(r"[0-9a-f]+", hexpart):
             raise ValueError(
-                f"invalid digest {digest!r}: {algo} needs exactly {want} lowercase hex digits"
+                f"invalid digest {digest!r}: {algo} needs exactly {want} lower-case hex digits"
             )
     elif len(hexpart) < 32 or not re.fullmatch(r"[0-9a-fA-F]+", hexpart):
         raise ValueError(f"invalid digest {digest!r}: expected at least 32 hex digits")
 
 
 def _split_domain(name: str) -> tuple[str | None, str]:
+    """Split off the registry the way docker and buildah decide it is one.
+
+    Docker also takes an upper-case first component for a host; here it is a path component
+    and so refused: ``Opensuse/tumbleweed`` is a typo far more often than a registry."""
     first, sep, rest = name.partition("/")
-    if sep and (("." in first) or (":" in first) or first == "localhost" or first != first.lower()):
+    if sep and ("." in first or ":" in first or first == "localhost"):
         return first, rest
     return None, name
 
 
-def parse_reference(text: str) -> ImageReference:
-    """Parse ``text`` into a normalized reference; raise ``ValueError`` saying what is wrong."""
-    if not isinstance(text, str):
-        raise ValueError(f"an image reference must be a string, not {type(text).__name__}")
-    if not text:
-        raise ValueError("empty image reference")
-    if text != text.strip() or any(ch.isspace() for ch in text):
-        raise ValueError("an image reference must not contain whitespace")
+def _check_domain(domain: str) -> None:
+    host, colon, port = domain.partition(":")
+    if domain.startswith("["):
+        # An IPv6 literal holds colons of its own; the port follows the closing bracket.
+        close = domain.find("]") + 1
+        host, colon, port = domain[:close], domain[close : close + 1], domain[close + 1 :]
+    if not host or not _HOST.fullmatch(host):
+        raise ValueError(f"invalid registry host {host!r}")
+    if colon and not (_PORT.fullmatch(port) and 0 < int(port) < 65536):
+        raise ValueError(f"registry port {port!r} of {domain!r} is not a port number (1 to 65535)")
 
+
+def _check_path(path: str, name: str, first_is_path: bool) -> None:
+    for index, component in enumerate(path.split("/")):
+        if not component:
+            raise ValueError(
+                f"repository name {name!r} has an empty path component ('//' or a '/' at an end)"
+            )
+        if _PATH_COMPONENT.fullmatch(component):
+            continue
+        if _PATH_COMPONENT.fullmatch(component.lower()):
+            why = f"path component {component!r} of {name!r} must be lower case"
+            if index == 0 and first_is_path and "/" in path:
+                why += " (a registry host needs a '.' or a ':' or is localhost)"
+            raise ValueError(why)
+        raise ValueError(
+            f"repository path component {component!r} of {name!r} is malformed: lower-case "
+            "letters and digits, separated by '.', '_', '__' or '-'"
+        )
+
+
+def _parse(text: str) -> ImageReference:
     remainder, at, digest = text.partition("@")
     if at:
         _check_digest(digest)
@@ -126,32 +159,52 @@ def parse_reference(text: str) -> ImageReference:
         name, tag = remainder[:colon], remainder[colon + 1 :]
         _check_tag(tag)
     if not name:
-        raise ValueError("missing repository name")
+        raise ValueError(f"{text!r} has no repository name")
+    if _IMAGE_ID.fullmatch(name):
+        raise ValueError(f"{name!r} is a 64-hex image ID, not a repository name")
 
     domain, path = _split_domain(name)
     if domain is not None:
-        if not _DOMAIN.fullmatch(domain):
-            raise ValueError(f"invalid registry host {domain!r}")
+        _check_domain(domain)
         registry = DOCKER_HUB if domain.lower() in _HUB_ALIASES else domain
+        if not path:
+            raise ValueError(f"{text!r} has no repository name after the registry {domain!r}")
     else:
         registry = DOCKER_HUB
-    if not path:
-        raise ValueError("missing repository name after the registry")
-    for component in path.split("/"):
-        if not _PATH_COMPONENT.fullmatch(component):
-            if component.lower() != component and _PATH_COMPONENT.fullmatch(component.lower()):
-                raise ValueError(f"repository name must be lowercase: {path!r}")
-            raise ValueError(
-                f"invalid repository path component {component!r}: lowercase letters and "
-                "digits, separated by '.', '_', '__' or '-'"
-            )
-    if len(name) > NAME_MAX:
-        raise ValueError(f"repository name longer than {NAME_MAX} characters")
+    _check_path(path, name, first_is_path=domain is None)
     if registry == DOCKER_HUB and "/" not in path:
         path = f"library/{path}"
+    # Registries count the name as written; docker counts it normalized (docker.io/library/...).
+    length = max(len(name), len(registry) + 1 + len(path))
+    if length > NAME_MAX:
+        raise ValueError(
+            f"repository name is longer than {NAME_MAX} characters ({length} as "
+            f"{registry}/{path[:20]}...)"
+        )
     if tag is None and not at:
         tag = DEFAULT_TAG
     return ImageReference(registry=registry, repository=path, tag=tag, digest=digest or None)
+
+
+def parse_reference(text: str) -> ImageReference:
+    """Parse ``text`` into a normalized reference; raise ``ValueError`` saying what is wrong."""
+    if not isinstance(text, str):
+        raise ValueError(f"an image reference must be a string, not {type(text).__name__}")
+    if not text:
+        raise ValueError("empty image reference")
+    if any(ch.isspace() for ch in text):
+        raise ValueError(f"an image reference must not contain white space: {text!r}")
+    try:
+        return _parse(text)
+    except ValueError as exc:
+        placeholders = list(dict.fromkeys(_PLACEHOLDER.findall(text)))
+        if not placeholders:
+            raise
+        noun = "placeholders" if len(placeholders) > 1 else "placeholder"
+        raise ValueError(
+            f"{exc}; a reference holding the OBS {noun} {', '.join(placeholders)} is not valid "
+            "until the build services replace it"
+        ) from None
 
 
 def is_loopback_host(host: str) -> bool:

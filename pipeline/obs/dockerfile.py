@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import InputError, Location
-from pipeline.obs.reference import InvalidReference, validate_reference
+from pipeline.reference import parse_reference
 
 #: Dockerfile instructions buildah understands, plus PREFIXEDLABEL, which the OBS label helper
 #: service (``docker_label_helper``) turns into LABEL lines before the build.
@@ -644,8 +644,8 @@ def resolve_from(df: Dockerfile, build_args: Mapping[str, str]) -> list[str]:
             ) from None
         if image.lower() not in stage_names and image != "scratch":
             try:
-                validate_reference(image)
-            except InvalidReference as exc:
+                parse_reference(image)
+            except ValueError as exc:
                 raise InputError(
                     where,
                     f"FROM resolves to {image!r}, not a valid image reference: {exc}",
