@@ -1,0 +1,6 @@
+// Command cdi-importer is a stand-in for CDI's cdi-importer: it reports its name and linked version.
+package main
+
+import "kubevirt.io/containerized-data-importer/pkg/component"
+
+func main() { component.Main("cdi-importer") }
