@@ -15,12 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rich.console import Console
 from rich.logging import RichHandler
 
 from pipeline.config import find_project, load_project
 from pipeline.context import Context, Options
 from pipeline.errors import EXIT_INPUT, EXIT_TOOL, InputError, PipelineError
+from pipeline.output import console
 
 log = logging.getLogger("pipeline")
 
@@ -173,7 +173,7 @@ def parse(argv: Sequence[str], verb: str | None = None) -> tuple[str, Path | Non
 def configure_logging(options: Options) -> None:
     level = logging.DEBUG if (options.debug or options.verbose) else logging.WARNING
     handler = RichHandler(
-        console=Console(stderr=True),
+        console=console(),
         show_time=False,
         show_path=False,
         markup=False,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-from rich.console import Console
 
 from pipeline.config import Project, Target
 
@@ -31,7 +29,6 @@ class Context:
     project: Project
     target: Target
     options: Options
-    console: Console = field(default_factory=lambda: Console(stderr=True))
 
     @property
     def build_root(self) -> Path:

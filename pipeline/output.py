@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from functools import cache
 from pathlib import Path
@@ -15,8 +16,10 @@ from pipeline.context import Options
 
 @cache
 def console() -> Console:
-    """Progress, tables and messages go to stderr, so stdout stays clean for ``--json``."""
-    return Console(stderr=True)
+    """Progress, tables and messages go to stderr, so stdout stays clean for ``--json``.
+    Logs (CI, a file) get a wide fixed width instead of rich's 80 columns, so tables stay tables."""
+    width = None if sys.stderr.isatty() or os.environ.get("COLUMNS") else 150
+    return Console(stderr=True, width=width)
 
 
 def emit(options: Options, data: Any) -> None:

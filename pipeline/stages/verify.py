@@ -39,7 +39,10 @@ VERSION_LABEL = "org.opencontainers.image.version"
 @dataclass
 class Finding:
     reference: str
+    #: ``file:line`` of the reference (for build manifests: ``<rpm>:<path in the rpm>:line``).
     where: str
+    #: The object and the path inside it, e.g. ``Deployment/virt-operator spec...image``.
+    found_in: str
     product: str
     ok: bool = True
     problems: list[str] = field(default_factory=list)
@@ -67,7 +70,8 @@ def _product_of(image: FoundImage, products: dict[str, Product]) -> str:
 
 
 def build_manifests(ctx: Context, workdir: Path) -> list[tuple[str, list[Path]]]:
-    """The manifest files inside the target's last-built manifests RPMs, unpacked."""
+    """The manifest files inside the target's last-built manifests RPMs, unpacked under
+    ``workdir/<product>/`` (``display_names`` names them as ``<rpm>:/path``)."""
     rpms = require_section(
         ctx.report_path, "rpms", hint=f"build first: nox -s build -- --target {ctx.target.name}"
     )
@@ -92,6 +96,18 @@ def build_manifests(ctx: Context, workdir: Path) -> list[tuple[str, list[Path]]]
             raise InputError(package["path"], f"holds no manifests under {product.manifests_dir}")
         found.append((name, files))
     return found
+
+
+def display_names(
+    groups: list[tuple[str, list[Path]]], workdir: Path, ctx: Context
+) -> dict[str, str]:
+    names = {}
+    for product, paths in groups:
+        package = ctx.project.products[product].manifests_package if product else ""
+        for path in paths:
+            inside = path.relative_to(workdir / product) if path.is_relative_to(workdir) else None
+            names[str(path)] = f"{package}:/{inside}" if inside is not None else str(path)
+    return names
 
 
 def _download(url: str, workdir: Path) -> Path:
@@ -119,10 +135,17 @@ def check(
     products: dict[str, Product],
     client: RegistryClient,
     expect: Expectations,
+    display: dict[str, str],
     workers: int = 16,
 ) -> list[Finding]:
+    """Check every reference of ``scan``; ``display`` maps a scanned file to the name shown."""
     findings = [
-        Finding(str(image.reference), image.where, _product_of(image, products))
+        Finding(
+            str(image.reference),
+            f"{display.get(image.file, image.file)}:{image.line}",
+            f"{image.kind}/{image.name} {image.path}",
+            _product_of(image, products),
+        )
         for image in scan.images
     ]
     results = client.check_many(
@@ -193,11 +216,11 @@ def _check_tags(findings: list[Finding], scan: ManifestScan, products: dict[str,
 
 def show(findings: list[Finding]) -> None:
     table = Table(title="verify-tags", title_justify="left")
-    for column in ("", "product", "reference", "where", "problem"):
+    for column in ("", "reference", "where", "problem"):
         table.add_column(column, overflow="fold")
     for f in findings:
         mark = "[green]✓[/]" if f.ok else "[red]✗[/]"
-        table.add_row(mark, f.product, f.reference, f.where, "; ".join(f.problems))
+        table.add_row(mark, f.reference, f.where, "; ".join(f.problems))
     console().print(table)
     bad = sum(not f.ok for f in findings)
     colour = "red" if bad else "green"
@@ -237,8 +260,9 @@ def run_stage(ctx: Context) -> list[Finding]:
                 "no image references found",
                 hint="is this a Kubernetes manifest?",
             )
+        display = display_names(groups, workdir, ctx)
         with RegistryClient() as client:
-            return check(scan, products, client, expect)
+            return check(scan, products, client, expect, display)
 
 
 def _tmp_root(ctx: Context) -> Path:
