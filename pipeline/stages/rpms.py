@@ -35,7 +35,7 @@ from pipeline.services.envfile import load_env
 from pipeline.sources import pack_sample, upstream_tarball
 from pipeline.stages.plan import REGISTRY_MACRO, Plan, ProductPlan, resolve
 from pipeline.tools import rpm
-from pipeline.tools.golang import find_go
+from pipeline.tools.golang import find_go, tools_dir
 from pipeline.tools.run import recording, run, tool_env
 
 log = logging.getLogger("pipeline.rpms")
@@ -165,7 +165,8 @@ def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPl
     go_dir = go_for(spec, defines)
     env = {
         "SOURCE_DATE_EPOCH": str(epoch),
-        "GOCACHE": str(ctx.build_root / "cache" / "go-build"),
+        # Go's build cache is content-addressed, so one per user is safe and saves minutes.
+        "GOCACHE": str(tools_dir().parent / "go-build"),
         "GOPATH": str(topdir / "go"),
         "GOTOOLCHAIN": "local",
         "GOPROXY": "off",
