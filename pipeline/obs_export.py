@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from pipeline.config import Product, Project, Target, TargetProduct
+from pipeline.config import Product, Project, Target, TargetProduct, load_project
 from pipeline.context import Context
 from pipeline.errors import InputError
 from pipeline.inputs import IGNORED_DIRS
@@ -392,6 +392,8 @@ def export(ctx: Context, outdir: Path) -> Export:
         _pipeline_yaml(project, target, samples), encoding="utf-8"
     )
     (outdir / "README").write_text(_readme(project, target, packages, sources), encoding="utf-8")
+    # The tree must plan like the original: a pipeline.yaml that does not load is a bug here.
+    load_project(outdir / "pipeline.yaml").target(target.name)
     return Export(target.name, str(outdir), tuple(packages), sources)
 
 
