@@ -1,0 +1,1 @@
+"""Benchmarks of the pipeline: `nox -s bench` (see bench/run.py)."""

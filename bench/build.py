@@ -1,0 +1,349 @@
+"""Figures 2-6: a full build of the `local` target in a copy of the project, then what it shows.
+
+One full build (``python -m pipeline build``) into a temporary copy of the project, publishing
+to a registry of our own on a free loopback port; then a no-op ``nox -s build``, two publishes.
+The figures are read from what that run left: the build report (tool timings, per-image seconds
+and sizes), the RPMs of the repo, and the registry's access log.
+
+How the containers stage's wall time is found: the report stamps each section when its stage
+finished, so the containers stage ran from the rpms stamp to the containers stamp (whole
+seconds; the stage takes minutes).
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import shutil
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from bench.figures import Figure, Target, not_measured, ratio
+from pipeline.errors import PipelineError
+from pipeline.jsonstate import read_json
+from pipeline.tools import registry_server
+from pipeline.tools.run import Completed, run
+
+COPIED = ("pipeline.yaml", "prjconf", "specs", "samples", "dockerfiles")
+NOOP_TARGET = Target("<", 3.0, "< 3 s wall, nox start included")
+OVERHEAD_TARGET = Target("<", 0.10, "< 10 % outside the tools")
+PARALLEL_TARGET = Target("<=", 0.8, "clearly < 1 (<= 0.8) on 2 cores")
+WEIGHT_TARGET = Target("<=", 1.2, "<= 1.2x per image (worst shown)")
+REPUBLISH_TARGET = Target("<=", 0, "no blob uploaded")
+BUILD_TIMEOUT = 3000.0
+ACCESS_LINE = re.compile(r'"(PUT|POST|PATCH) (/v2/\S+/blobs/uploads/\S*) HTTP/[\d.]+" (\d{3})')
+DIGEST_PARAM = re.compile(r"[?&]digest=([^&\s]+)")
+
+TITLES = {
+    "noop_build": "no-op build vs full build",
+    "overhead": "pipeline overhead share",
+    "parallel": "containers wall vs sum of images",
+    "image_weight": "image own layers vs RPMs installed",
+    "republish": "re-publish uploads",
+}
+TARGETS = {
+    "noop_build": NOOP_TARGET,
+    "overhead": OVERHEAD_TARGET,
+    "parallel": PARALLEL_TARGET,
+    "image_weight": WEIGHT_TARGET,
+    "republish": REPUBLISH_TARGET,
+}
+
+
+def all_not_measured(reason: str) -> list[Figure]:
+    return [not_measured(key, TITLES[key], TARGETS[key], reason) for key in TITLES]
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+def stamp(text: str) -> float:
+    """Seconds since the epoch of a report's ``finished`` stamp (``%Y-%m-%dT%H:%M:%SZ``)."""
+    when = datetime.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+    return when.replace(tzinfo=datetime.UTC).timestamp()
+
+
+def tool_seconds(timings: dict[str, Any]) -> float:
+    return float(sum(entry.get("seconds", 0.0) for entry in timings.values()))
+
+
+def built_images(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    images = report.get("containers", {}).get("images", {})
+    return {name: entry for name, entry in images.items() if entry.get("state") == "built"}
+
+
+def containers_wall(report: dict[str, Any]) -> float:
+    return stamp(report["containers"]["finished"]) - stamp(report["rpms"]["finished"])
+
+
+def parallel_figure(report: dict[str, Any]) -> Figure:
+    images = built_images(report)
+    total = sum(float(entry.get("seconds", 0.0)) for entry in images.values())
+    wall = containers_wall(report)
+    value = ratio(wall, total)
+    return Figure(
+        "parallel",
+        TITLES["parallel"],
+        PARALLEL_TARGET,
+        value=value,
+        ratio=value,
+        summary=f"containers stage {wall:.0f} s for {len(images)} images whose builds sum to "
+        f"{total:.0f} s",
+        detail={
+            "containers_wall_seconds": wall,
+            "sum_image_seconds": round(total, 2),
+            "images": {name: entry.get("seconds") for name, entry in images.items()},
+        },
+    )
+
+
+def overhead_figure(report: dict[str, Any], build_wall: float) -> Figure:
+    """Share of the build's wall time outside external tools.
+
+    The rpms stage runs one tool at a time, so its tool seconds are wall seconds. The containers
+    stage runs images side by side and the report sums tool seconds over its threads; each
+    image thread's tool share (tool seconds / image seconds) is applied to the stage's wall."""
+    rpm_tools = tool_seconds(report["rpms"].get("timings", {}))
+    container_tools = tool_seconds(report["containers"].get("timings", {}))
+    image_seconds = sum(float(e.get("seconds", 0.0)) for e in built_images(report).values())
+    wall_c = containers_wall(report)
+    busy_share = min(1.0, ratio(container_tools, image_seconds)) if image_seconds else 0.0
+    tools_wall = rpm_tools + wall_c * busy_share
+    outside = max(0.0, build_wall - tools_wall)
+    value = ratio(outside, build_wall)
+    by_tool = {stage: report[stage].get("timings", {}) for stage in ("rpms", "containers")}
+    return Figure(
+        "overhead",
+        TITLES["overhead"],
+        OVERHEAD_TARGET,
+        value=value,
+        unit="%",
+        ratio=value,
+        summary=f"{outside:.1f} s of {build_wall:.1f} s outside tools (rpms tools "
+        f"{rpm_tools:.1f} s, containers tools {container_tools:.1f} s over threads, "
+        f"{busy_share:.0%} of image time)",
+        detail={
+            "build_wall_seconds": round(build_wall, 2),
+            "rpms_tool_seconds": round(rpm_tools, 2),
+            "containers_tool_seconds_over_threads": round(container_tools, 2),
+            "containers_wall_seconds": wall_c,
+            "sum_image_seconds": round(image_seconds, 2),
+            "outside_seconds": round(outside, 2),
+            "timings": by_tool,
+        },
+    )
+
+
+def weight_figure(report: dict[str, Any], installed: dict[str, int]) -> Figure:
+    """``own_size`` of each built image against the installed size of the repo RPMs it added."""
+    per_image: dict[str, dict[str, Any]] = {}
+    for name, entry in built_images(report).items():
+        rpms = entry.get("rpms", [])
+        known = [nevra for nevra in rpms if nevra in installed]
+        size = sum(installed[nevra] for nevra in known)
+        own = int(entry.get("own_size", 0))
+        per_image[name] = {
+            "own_size": own,
+            "rpm_installed_size": size,
+            "ratio": round(ratio(own, size), 3) if size else None,
+            "rpms": len(rpms),
+            "rpms_not_in_repo": sorted(set(rpms) - set(known)),
+        }
+    rated = {name: d["ratio"] for name, d in per_image.items() if d["ratio"] is not None}
+    if not rated:
+        return not_measured(
+            "image_weight", TITLES["image_weight"], WEIGHT_TARGET, "no built image adds repo RPMs"
+        )
+    worst = max(rated, key=lambda name: rated[name])
+    w = per_image[worst]
+    return Figure(
+        "image_weight",
+        TITLES["image_weight"],
+        WEIGHT_TARGET,
+        value=rated[worst],
+        ratio=rated[worst],
+        summary=f"worst {worst}: {w['own_size']:,} B own layers vs {w['rpm_installed_size']:,} "
+        f"B of RPMs; median over {len(rated)} images "
+        f"{sorted(rated.values())[len(rated) // 2]:.2f}x",
+        detail={"images": per_image},
+    )
+
+
+@dataclass(frozen=True)
+class Uploads:
+    """Blob uploads the registry completed, from its access log."""
+
+    started: int
+    completed: list[str]
+
+    def bytes(self, storage: Path) -> int:
+        return sum(blob_size(storage, digest) for digest in self.completed)
+
+
+def uploads_in(log_text: str) -> Uploads:
+    """Upload sessions started (POST without ``mount=``) and uploads completed (a 201 to a PUT
+    or monolithic POST carrying ``digest=``) in a registry access log."""
+    started = 0
+    completed = []
+    for match in ACCESS_LINE.finditer(log_text):
+        method, uri, status = match.groups()
+        digest = DIGEST_PARAM.search(uri)
+        if method == "POST" and "mount=" not in uri:
+            started += 1
+        if method in ("PUT", "POST") and status == "201" and digest and "mount=" not in uri:
+            completed.append(unquote(digest.group(1)))
+    return Uploads(started, completed)
+
+
+def blob_size(storage: Path, digest: str) -> int:
+    algo, _, hexpart = digest.partition(":")
+    path = storage / "docker/registry/v2/blobs" / algo / hexpart[:2] / hexpart / "data"
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def republish_figure(first: Uploads, again: Uploads, storage: Path) -> Figure:
+    first_bytes = first.bytes(storage)
+    again_bytes = again.bytes(storage)
+    value = float(len(again.completed))
+    return Figure(
+        "republish",
+        TITLES["republish"],
+        REPUBLISH_TARGET,
+        value=value,
+        unit="n",
+        ratio=ratio(again_bytes, first_bytes),
+        summary=f"again: {len(again.completed)} blobs, {again_bytes:,} B "
+        f"({again.started} upload sessions); first publish: {len(first.completed)} blobs, "
+        f"{first_bytes:,} B",
+        detail={
+            "first_blobs": len(first.completed),
+            "first_bytes": first_bytes,
+            "again_blobs": len(again.completed),
+            "again_bytes": again_bytes,
+            "again_sessions_started": again.started,
+        },
+    )
+
+
+def noop_figure(noop: float, full: float, state: str) -> Figure:
+    return Figure(
+        "noop_build",
+        TITLES["noop_build"],
+        NOOP_TARGET,
+        value=noop,
+        unit="s",
+        ratio=ratio(noop, full),
+        summary=f"nox -s build with nothing changed: {noop:.2f} s ({state}); full build "
+        f"{full:.0f} s",
+        detail={"noop_seconds": round(noop, 3), "full_seconds": round(full, 2)},
+    )
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def copy_project(source: Path, destination: Path) -> Path:
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in COPIED:
+        path = source / name
+        if path.is_dir():
+            shutil.copytree(path, destination / name, ignore=shutil.ignore_patterns("_out"))
+        elif path.exists():
+            shutil.copy2(path, destination / name)
+    return destination / "pipeline.yaml"
+
+
+def installed_sizes(rpm_dir: Path) -> dict[str, int]:
+    """NEVRA -> installed size (``%{SIZE}``) of every RPM in ``rpm_dir``, in one rpm call."""
+    paths = sorted(rpm_dir.glob("*.rpm"))
+    if not paths:
+        return {}
+    out = run(
+        ["rpm", "-qp", "--nosignature", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH} %{SIZE}\\n"]
+        + [str(p) for p in paths],
+        timeout=300,
+    ).stdout
+    sizes = {}
+    for line in out.splitlines():
+        nevra, _, size = line.rpartition(" ")
+        if nevra and size.isdigit():
+            sizes[nevra] = int(size)
+    return sizes
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path  # the repository, where `python -m pipeline` and the noxfile are
+    project_yaml: Path
+    registry: registry_server.RegistryServer
+
+    def pipeline(self, verb: str, timeout: float = BUILD_TIMEOUT) -> Completed:
+        argv = [sys.executable, "-m", "pipeline", verb, "--project", str(self.project_yaml)]
+        argv += ["--registry", self.registry.address]
+        return self.checked(run(argv, cwd=self.root, check=False, timeout=timeout), verb)
+
+    def nox_build(self) -> Completed:
+        argv = [sys.executable, "-m", "nox", "-f", str(self.root / "noxfile.py"), "-s", "build"]
+        argv += ["--", "--project", str(self.project_yaml), "--registry", self.registry.address]
+        return self.checked(run(argv, cwd=self.root, check=False, timeout=600), "nox -s build")
+
+    @staticmethod
+    def checked(done: Completed, what: str) -> Completed:
+        if done.returncode != 0:
+            lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+            last = lines[-1] if lines else f"exit {done.returncode}"
+            raise PipelineError(f"{what} failed: {last.strip()[:300]}")
+        return done
+
+
+def measure(root: Path, source: Path, work: Path) -> list[Figure]:
+    """Everything of figures 2-6; a figure that cannot be had says why."""
+    registry_root = work / "registry"
+    try:
+        project_yaml = copy_project(source, work / "project")
+        server = registry_server.start(registry_root)
+    except PipelineError as exc:
+        return all_not_measured(exc.one_line())
+    space = Workspace(root, project_yaml, server)
+    build_dir = project_yaml.parent / "build" / "local"
+    figures: dict[str, Figure] = {}
+    try:
+        started = time.perf_counter()
+        space.pipeline("build")
+        full = time.perf_counter() - started
+        report = read_json(build_dir / "report.json")
+        figures["overhead"] = overhead_figure(report, full)
+        figures["parallel"] = parallel_figure(report)
+        figures["image_weight"] = weight_figure(report, installed_sizes(build_dir / "repo/RPMS"))
+
+        started = time.perf_counter()
+        space.nox_build()
+        noop = time.perf_counter() - started
+        after = read_json(build_dir / "report.json")
+        states = sorted(
+            {e.get("state") for e in after.get("containers", {}).get("images", {}).values()}
+        )
+        figures["noop_build"] = noop_figure(noop, full, "images " + ", ".join(map(str, states)))
+
+        offset = server.log_path.stat().st_size
+        space.pipeline("publish")
+        middle = server.log_path.stat().st_size
+        space.pipeline("publish")
+        log = server.log_path.read_bytes()
+        first = uploads_in(log[offset:middle].decode(errors="replace"))
+        again = uploads_in(log[middle:].decode(errors="replace"))
+        figures["republish"] = republish_figure(first, again, server.root / "storage")
+    except PipelineError as exc:
+        reason = exc.one_line()
+        for key in TITLES:
+            figures.setdefault(key, not_measured(key, TITLES[key], TARGETS[key], reason))
+    finally:
+        registry_server.stop(registry_root)
+    return [figures[key] for key in TITLES]

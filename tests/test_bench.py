@@ -1,0 +1,271 @@
+"""The benchmark runner's own parts: ratios and targets, the table and results.json, the scale
+set's manifests (read back by the real scanner), the HEAD floor and the upload count against a
+real registry. No timing is asserted: the figures are for people, not for pass/fail."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from bench import build as build_figures
+from bench.figures import Figure, Target, format_value, not_measured, ratio, results_json, table
+from bench.run import parts_of
+from bench.scale import ProductSet, ScratchImages, copy_tag, manifest_text, plan, write_manifests
+from bench.verify_tags import classify, head_floor, requests_since, sample, split_reference
+from pipeline.errors import InputError
+from pipeline.manifests import scan_files
+from pipeline.tools import registry_server
+from tests.conftest import need_tool
+
+KUBEVIRT = ProductSet(
+    "kubevirt",
+    "virt-operator",
+    {"1.9.0": ("virt-api", "virt-controller", "virt-handler", "virt-launcher", "virt-operator")},
+)
+CDI = ProductSet(
+    "cdi",
+    "cdi-operator",
+    {"1.66.0": ("cdi-apiserver", "cdi-controller", "cdi-importer", "cdi-operator")},
+)
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def test_ratio_handles_zero_and_refuses_negative() -> None:
+    assert ratio(3.0, 2.0) == 1.5
+    assert ratio(0, 0) == 0.0
+    assert math.isinf(ratio(1, 0))
+    with pytest.raises(ValueError):
+        ratio(-1, 2)
+
+
+def test_targets_compare_in_their_direction() -> None:
+    at_most = Target("<=", 1.5, "<= 1.5x")
+    at_least = Target(">=", 10, ">= 10x")
+    assert at_most.met(1.5) and not at_most.met(1.51)
+    assert at_least.met(12) and not at_least.met(9.9)
+    assert Target("<=", 0, "none").met(0) and not Target("<=", 0, "none").met(1)
+    with pytest.raises(ValueError):
+        Target("~", 1, "?")
+
+
+def figures() -> list[Figure]:
+    return [
+        Figure("a", "fast", Target("<=", 1.5, "<= 1.5x"), value=1.2, ratio=1.2, summary="ok"),
+        Figure("b", "slow", Target(">=", 10, ">= 10x"), value=math.inf, ratio=math.inf),
+        Figure("c", "share", Target("<", 0.1, "< 10 %"), value=0.25, unit="%", ratio=0.25),
+        not_measured("d", "later", Target("<", 3, "< 3 s"), "the build failed: rpmbuild"),
+    ]
+
+
+def test_table_shows_value_target_mark_and_reason() -> None:
+    console = Console(width=200, record=True)
+    console.print(table(figures()))
+    text = console.export_text()
+    assert "1.20x" in text and "<= 1.5x" in text and "25.0 %" in text
+    assert "not measured: the build failed: rpmbuild" in text
+    assert "✓" in text and "✗" in text
+
+
+def test_results_json_is_valid_json_with_every_figure() -> None:
+    data = results_json(figures(), {"cpus": 2}, "python -m pipeline bench")
+    text = json.dumps(data, allow_nan=False)  # no NaN or Infinity tokens
+    back = json.loads(text)
+    assert [f["key"] for f in back["figures"]] == ["a", "b", "c", "d"]
+    assert back["figures"][1]["value"] == "inf"
+    assert back["figures"][0]["met"] is True and back["figures"][2]["met"] is False
+    assert back["figures"][3] == {**back["figures"][3], "measured": False, "met": None}
+    assert back["all_met"] is False
+    assert set(back["figures"][0]) >= {"target", "ratio", "unit", "summary", "detail"}
+
+
+def test_format_value_by_unit() -> None:
+    assert format_value(None, "x") == "-"
+    assert format_value(2.5, "s") == "2.50 s"
+    assert format_value(3.0, "n") == "3"
+    assert format_value(1234.0, "B") == "1,234 B"
+
+
+def test_parts_of_arguments() -> None:
+    assert parts_of(()) == ("verify", "build")
+    assert parts_of(("build",)) == ("build",)
+    with pytest.raises(InputError):
+        parts_of(("everything",))
+
+
+# --------------------------------------------------------------------------- scale set
+
+
+def test_scale_set_references_are_distinct_and_what_the_scanner_finds(tmp_path: Path) -> None:
+    scale = plan("127.0.0.1:5000", [KUBEVIRT, CDI], builds_per_version=4)
+    refs = scale.references()
+    assert len(refs) == len(set(refs))
+    # operator form names every image; the deployed form leaves virt-operator out
+    assert len(refs) == 2 * 5 + 2 * 4 + 4 * 4
+    files = write_manifests(scale, tmp_path)
+    assert len(files) == 8
+    kubevirt_components = KUBEVIRT.images["1.9.0"]
+    found = scan_files(files, kubevirt_components)
+    assert sorted({str(image.reference) for image in found.images}) == sorted(refs)
+    assert len(found.images) == len(refs), "no reference is named twice"
+    versions = {v.value for v in found.versions}
+    assert versions == {r.tag for r in scale.releases if r.operator_form or r.product is CDI}
+
+
+def test_manifest_shapes() -> None:
+    scale = plan("reg.example:5000", [KUBEVIRT, CDI], builds_per_version=2)
+    operator, deployed = scale.releases[0], scale.releases[1]
+    text = manifest_text(scale, operator)
+    assert (
+        "kind: Deployment" in text
+        and 'name: KUBEVIRT_VERSION\n          value: "1.9.0-1.1"' in text
+    )
+    deployed_text = manifest_text(scale, deployed)
+    assert "kind: DaemonSet" in deployed_text and "kind: Pod" in deployed_text
+    assert "virt-operator" not in deployed_text
+    cdi_text = manifest_text(scale, scale.releases[2])
+    assert "CONTROLLER_IMAGE" in cdi_text and "OPERATOR_VERSION" in cdi_text
+    assert seeds_cover(scale.seeds(), scale.references())
+
+
+def seeds_cover(seeds: list[tuple[str, str, str]], refs: list[str]) -> bool:
+    images = {split_reference(r)[1].rsplit("/", 1)[1] for r in refs}
+    return {image for image, _, _ in seeds} == images
+
+
+def test_sample_spreads_over_the_list() -> None:
+    items = [str(i) for i in range(100)]
+    picked = sample(items, 10)
+    assert len(picked) == 10 and picked[0] == "0" and picked[-1] == "90"
+    assert sample(items[:5], 10) == items[:5]
+
+
+def test_classify_counts_findings() -> None:
+    data = {
+        "references": [
+            {"reference": "r/a:1", "ok": True, "problems": []},
+            {"reference": "r/b:1", "ok": False, "problems": ["cdi uses other tags too: 2"]},
+            {
+                "reference": "r/c:1",
+                "ok": False,
+                "problems": ["not in the registry (MANIFEST_UNKNOWN)"],
+            },
+        ]
+    }
+    assert classify(data, {"r/a:1", "r/b:1"}) == {
+        "checked": 3,
+        "named": 2,
+        "beyond_manifests": 1,
+        "ok": 1,
+        "other_problem": 1,
+        "missing": 1,
+    }
+
+
+# --------------------------------------------------------------------------- build figures
+
+
+def report() -> dict[str, Any]:
+    return {
+        "rpms": {
+            "finished": "2026-01-01T00:01:40Z",
+            "timings": {"rpmbuild": {"calls": 2, "seconds": 90.0}},
+        },
+        "containers": {
+            "finished": "2026-01-01T00:03:20Z",
+            "timings": {"buildah": {"calls": 8, "seconds": 150.0}},
+            "images": {
+                "a": {
+                    "state": "built",
+                    "seconds": 100.0,
+                    "own_size": 1200,
+                    "rpms": ["x-1-1.x86_64"],
+                },
+                "b": {
+                    "state": "built",
+                    "seconds": 60.0,
+                    "own_size": 3000,
+                    "rpms": ["y-1-1.x86_64", "z-1-1.noarch"],
+                },
+                "c": {"state": "excluded", "seconds": 0.0},
+            },
+        },
+    }
+
+
+def test_parallel_and_overhead_from_the_report() -> None:
+    par = build_figures.parallel_figure(report())
+    assert par.value == pytest.approx(100 / 160)
+    over = build_figures.overhead_figure(report(), build_wall=200.0)
+    # tools: 90 s of rpmbuild + 100 s containers wall x (150 / 160 tool share) = 183.75 s
+    assert over.value == pytest.approx((200 - 183.75) / 200)
+    assert over.unit == "%"
+
+
+def test_weight_per_image_and_rpms_missing_from_the_repo() -> None:
+    fig = build_figures.weight_figure(report(), {"x-1-1.x86_64": 1000, "y-1-1.x86_64": 2000})
+    assert fig.value == pytest.approx(1.5)  # b: 3000 / 2000, z is not in the repo
+    assert fig.detail["images"]["b"]["rpms_not_in_repo"] == ["z-1-1.noarch"]
+    assert "c" not in fig.detail["images"]
+
+
+def test_noop_figure_checks_seconds_and_keeps_the_ratio() -> None:
+    fig = build_figures.noop_figure(2.0, 400.0, "images up to date")
+    assert fig.met is True and fig.ratio == pytest.approx(0.005)
+
+
+# --------------------------------------------------------------------------- real registry
+
+
+@pytest.fixture
+def private_registry(tmp_path: Path) -> Iterator[registry_server.RegistryServer]:
+    need_tool(registry_server.BINARY)
+    root = tmp_path / "registry"
+    server = registry_server.start(root)
+    try:
+        yield server
+    finally:
+        registry_server.stop(root)
+
+
+@pytest.mark.tools
+def test_head_floor_and_upload_count_on_a_real_registry(
+    tmp_path: Path, private_registry: registry_server.RegistryServer
+) -> None:
+    need_tool("buildah")
+    import requests
+
+    images = ScratchImages(tmp_path / "buildah")
+    server = private_registry
+    refs = []
+    offset = server.log_path.stat().st_size
+    try:
+        for name in ("virt-api", "cdi-importer"):
+            images.make(f"localhost/bench/{name}:1", f"{name}\n", {"version": "1"})
+            ref = f"{server.address}/kubevirt/{name}:1.0-1.1"
+            images.push(f"localhost/bench/{name}:1", ref)
+            refs.append(ref)
+    finally:
+        images.remove()
+    pushed = build_figures.uploads_in(server.log_path.read_bytes()[offset:].decode())
+    assert len(pushed.completed) == 4  # one layer and one config per image
+    assert pushed.bytes(server.root / "storage") > 0
+    with requests.Session() as session:
+        copy_tag(session, server.url, "kubevirt/virt-api", "1.0-1.1", "1.0-2.1")
+    refs.append(f"{server.address}/kubevirt/virt-api:1.0-2.1")
+    copied = build_figures.uploads_in(server.log_path.read_bytes()[offset:].decode())
+    assert copied.completed == pushed.completed, "a tag copy uploads no blob"
+
+    before = server.log_path.stat().st_size
+    seconds, missing = head_floor(refs, workers=4)
+    assert missing == 0 and seconds > 0
+    assert requests_since(server.log_path, before) == {"HEAD": 3}
+    _, missing = head_floor([*refs, f"{server.address}/kubevirt/virt-api:absent"], workers=4)
+    assert missing == 1
