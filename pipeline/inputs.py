@@ -7,8 +7,9 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 
-#: Never part of an input: build output and tool caches that may sit inside a sample tree.
-IGNORED_DIRS = frozenset({".git", "_out", "__pycache__", ".nox", "build"})
+#: Never part of an input: VCS data, upstream's build output (``_out``) and tool caches that may
+#: sit inside a sample tree. (Not ``build``: CDI keeps its scripts in ``hack/build/``.)
+IGNORED_DIRS = frozenset({".git", "_out", "__pycache__", ".nox"})
 
 
 def _files(path: Path) -> Iterable[Path]:

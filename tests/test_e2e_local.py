@@ -96,7 +96,7 @@ def local(tmp_path_factory: pytest.TempPathFactory, registry: RegistryServer) ->
     for name in COPIED:
         source = ROOT / name
         if source.is_dir():
-            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("_out", "build"))
+            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("_out"))
         else:
             shutil.copy2(source, project / name)
     build = LocalBuild(project, registry)

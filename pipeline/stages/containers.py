@@ -282,6 +282,12 @@ def run_stage(ctx: Context) -> list[ImageResult]:
         "rpms",
         hint=f"run the rpms stage first: nox -s rpms -- --target {ctx.target.name}",
     )
+    missing = [name for name in ctx.project.products if name not in rpms.get("products", {})]
+    if missing or not rpms.get("complete"):
+        raise ContainersError(
+            f"the last rpms stage did not finish (missing: {', '.join(missing) or 'the repo'})",
+            hint=f"run it again: nox -s rpms -- --target {ctx.target.name}",
+        )
     plan = resolve(ctx)
     base_id, base_rpms = _base(ctx)
     builder = ImageBuilder(ctx, plan, rpms, base_id, base_rpms)

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 
 from pipeline.config import Product
@@ -158,10 +159,13 @@ def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPl
     _source0(ctx, product, sources, epoch)
     spec = topdir / "SPECS" / product.spec.name
     spec.write_text(with_release(spec_text, product.spec, release), encoding="utf-8")
-    defines = [(product.version_macro, planned.version), *prjconf.rpm_defines()]
     # The registry the manifests name is the one images are pushed to (plan checked the prjconf
     # agrees with pipeline.yaml); --registry overrides both.
-    defines.append((REGISTRY_MACRO, plan.registry))
+    defines = [
+        (product.version_macro, planned.version),
+        *((name, value) for name, value in prjconf.rpm_defines() if name != REGISTRY_MACRO),
+        (REGISTRY_MACRO, plan.registry),
+    ]
     go_dir = go_for(spec, defines)
     env = {
         "SOURCE_DATE_EPOCH": str(epoch),
@@ -245,57 +249,72 @@ def _repo(ctx: Context, products: dict[str, Any], epoch: int) -> Path:
 def run_stage(ctx: Context) -> list[Built]:
     plan = resolve(ctx)
     previous = section(ctx.report_path, "rpms").get("products", {})
-    products: dict[str, Any] = {}
+    # What is recorded stays recorded: a product built before a later one fails is not rebuilt
+    # by the next run. A product being rebuilt loses its entry until its build succeeds.
+    products: dict[str, Any] = {n: e for n, e in previous.items() if n in ctx.project.products}
     results: list[Built] = []
-    epochs: list[int] = []
     out = console()
+    complete = False
     with recording() as timings:
-        for name, product in ctx.project.products.items():
-            planned = plan.product(name)
-            epoch = source_date_epoch(product.spec.read_text(), product.spec)
-            epochs.append(epoch)
-            if planned.up_to_date and name in previous:
-                out.print(f"[green]✓[/] {name} {planned.tag}: up to date, not rebuilt")
-                products[name] = previous[name]
-                results.append(
-                    Built(name, planned.release, "up to date", 0.0, len(previous[name]["rpms"]))
-                )
-                continue
-            started = time.monotonic()
-            with out.status(f"rpmbuild {name} {planned.version} …"):
-                release = build_product(ctx, plan, product, planned)
-            planned = _replace_release(planned, release)
-            infos = _collect(ctx.build_dir / "rpmbuild" / name)
-            env = _meta_env(ctx, product, planned, infos, plan)
-            seconds = time.monotonic() - started
-            products[name] = {
-                "version": planned.version,
-                "release": release,
-                "tag": planned.tag,
-                "inputs": planned.inputs,
-                "env": env,
-                "source_date_epoch": epoch,
-                "rpms": [_rpm_json(ctx, info) for info in infos],
-                "seconds": round(seconds, 2),
-            }
-            ReleaseBook(ctx.build_dir).record_success(name, planned.inputs, release)
-            out.print(f"[green]✓[/] {name} {planned.tag}: {len(infos)} RPMs in {seconds:.0f}s")
-            results.append(Built(name, release, "built", seconds, len(infos)))
-        repo = ctx.build_dir / "repo"
-        if any(r.state == "built" for r in results) or not (repo / "repodata").is_dir():
-            repo = _repo(ctx, products, max(epochs))
-    write_section(
-        ctx.report_path,
-        "rpms",
-        {
-            "products": products,
-            "repo": str(repo.relative_to(ctx.project.root)),
-            "sysroot": str((ctx.build_dir / "sysroot").relative_to(ctx.project.root)),
-            "timings": timings.by_tool(),
-        },
-        ctx.target.name,
-    )
+        try:
+            for product in ctx.project.products.values():
+                results.append(_product(ctx, plan, product, products, previous, out))
+            repo = ctx.build_dir / "repo"
+            if any(r.state == "built" for r in results) or not (repo / "repodata").is_dir():
+                epochs = [int(entry["source_date_epoch"]) for entry in products.values()]
+                _repo(ctx, products, max(epochs))
+            complete = True
+        finally:
+            write_section(
+                ctx.report_path,
+                "rpms",
+                {
+                    "products": products,
+                    "complete": complete,
+                    "repo": str((ctx.build_dir / "repo").relative_to(ctx.project.root)),
+                    "sysroot": str((ctx.build_dir / "sysroot").relative_to(ctx.project.root)),
+                    "timings": timings.by_tool(),
+                },
+                ctx.target.name,
+            )
     return results
+
+
+def _product(
+    ctx: Context,
+    plan: Plan,
+    product: Product,
+    products: dict[str, Any],
+    previous: dict[str, Any],
+    out: Console,
+) -> Built:
+    name = product.name
+    planned = plan.product(name)
+    if planned.up_to_date and name in previous:
+        out.print(f"[green]✓[/] {name} {planned.tag}: up to date, not rebuilt")
+        return Built(name, planned.release, "up to date", 0.0, len(previous[name]["rpms"]))
+    products.pop(name, None)
+    epoch = source_date_epoch(product.spec.read_text(), product.spec)
+    started = time.monotonic()
+    with out.status(f"rpmbuild {name} {planned.version} …"):
+        release = build_product(ctx, plan, product, planned)
+    planned = _replace_release(planned, release)
+    infos = _collect(ctx.build_dir / "rpmbuild" / name)
+    env = _meta_env(ctx, product, planned, infos, plan)
+    seconds = time.monotonic() - started
+    products[name] = {
+        "version": planned.version,
+        "release": release,
+        "tag": planned.tag,
+        "inputs": planned.inputs,
+        "env": env,
+        "source_date_epoch": epoch,
+        "rpms": [_rpm_json(ctx, info) for info in infos],
+        "seconds": round(seconds, 2),
+    }
+    ReleaseBook(ctx.build_dir).record_success(name, planned.inputs, release)
+    out.print(f"[green]✓[/] {name} {planned.tag}: {len(infos)} RPMs in {seconds:.0f}s")
+    return Built(name, release, "built", seconds, len(infos))
 
 
 def _replace_release(planned: ProductPlan, release: str) -> ProductPlan:

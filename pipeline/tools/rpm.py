@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.errors import RpmsError, ToolError
 from pipeline.tools.run import run
 
 #: Reproducible RPMs (rpm >= 4.14): SOURCE_DATE_EPOCH from %changelog, mtimes clamped to it,
@@ -55,7 +57,25 @@ def rpmbuild(
     ):
         argv += ["--define", f"{name} {value}"]
     argv.append(str(spec))
-    run(argv, env=dict(env), cwd=topdir)
+    try:
+        run(argv, env=dict(env), cwd=topdir)
+    except ToolError as exc:
+        raise RpmsError(
+            f"rpmbuild of {spec.name} failed: {_cause(exc.stderr_tail) or exc.message}",
+            hint=f"the whole log: re-run with --debug; the build tree is {topdir}",
+        ) from exc
+
+
+#: rpmbuild's closing lines, which say that something failed but not what.
+_SUMMARY = re.compile(r"^(RPM build errors:|\s*Bad exit status|error: Bad exit status|\+ exit)")
+
+
+def _cause(stderr_tail: str) -> str:
+    """The last line of rpmbuild's output that says what went wrong."""
+    for line in reversed(stderr_tail.splitlines()):
+        if line.strip() and not _SUMMARY.match(line):
+            return line.strip()
+    return ""
 
 
 def query(path: Path) -> RpmInfo:
@@ -73,7 +93,8 @@ def extract(path: Path, destination: Path) -> None:
     payload = run(["rpm2cpio", str(path)], text=False).stdout
     assert isinstance(payload, bytes)
     run(
-        ["cpio", "-idm", "--quiet", "--no-absolute-filenames"],
+        # -u: replace what an earlier extraction left (same clamped mtime would keep the old one)
+        ["cpio", "-idmu", "--quiet", "--no-absolute-filenames"],
         input=payload,
         cwd=destination,
         text=False,
