@@ -118,6 +118,11 @@ def format_value(value: float | None, unit: str) -> str:
     return f"{value:.2f}x"
 
 
+def short(text: str, limit: int = 160) -> str:
+    """A reason cut to table size (results.json keeps it whole)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def table(figures: Sequence[Figure], title: str = "bench") -> Table:
     result = Table(title=title, title_justify="left")
     for column in ("figure", "value", "ratio", "target", "", "measured"):
@@ -130,7 +135,7 @@ def table(figures: Sequence[Figure], title: str = "bench") -> Table:
             format_value(fig.ratio, "x"),
             fig.target.text,
             mark,
-            fig.summary if fig.measured else f"not measured: {fig.reason}",
+            fig.summary if fig.measured else f"not measured: {short(fig.reason)}",
         )
     return result
 

@@ -214,11 +214,13 @@ def test_weight_per_image_and_rpms_missing_from_the_repo() -> None:
     assert fig.value == pytest.approx(1.5)  # b: 3000 / 2000, z is not in the repo
     assert fig.detail["images"]["b"]["rpms_not_in_repo"] == ["z-1-1.noarch"]
     assert "c" not in fig.detail["images"]
+    assert fig.detail["least_excess_bytes"] == 200  # a: 1200 B of layers for 1000 B of RPMs
 
 
 def test_noop_figure_checks_seconds_and_keeps_the_ratio() -> None:
-    fig = build_figures.noop_figure(2.0, 400.0, "images up to date")
+    fig = build_figures.noop_figure(2.0, 400.0, "images up to date", {"nox_list": 0.5})
     assert fig.met is True and fig.ratio == pytest.approx(0.005)
+    assert fig.detail["nox_list_seconds"] == 0.5
 
 
 # --------------------------------------------------------------------------- real registry
