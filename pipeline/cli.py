@@ -240,3 +240,11 @@ def main(argv: Sequence[str] | None = None, verb: str | None = None) -> int:
             else f"System: {exc}\n"
         )
         return EXIT_TOOL
+    except Exception as exc:  # a bug: still one line; the traceback on request
+        if options.debug:
+            log.exception("debug traceback")
+        sys.stderr.write(
+            f"Internal error: {type(exc).__name__}: {exc} "
+            "(a bug in the pipeline; --debug shows the traceback)\n"
+        )
+        return EXIT_TOOL

@@ -73,6 +73,8 @@ class ImageResult:
     inputs: str = ""
     seconds: float = 0.0
     error: str = ""
+    #: The manifest digest in the registry, once publish pushed the image.
+    digest: str = ""
 
 
 def repos_d(repo_dir: Path) -> Path:
