@@ -8,6 +8,7 @@ tail of stderr, and the duration of each call recorded for the build report.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shlex
@@ -87,6 +88,43 @@ class ToolTimings:
 
 _active: list[ToolTimings] = []
 _active_lock = threading.Lock()
+#: Commands running now (from any thread), so an interruption can stop them all.
+_live: set[subprocess.Popen[str] | subprocess.Popen[bytes]] = set()
+_live_lock = threading.Lock()
+_stopping = threading.Event()
+#: How long a tool gets to clean up after SIGTERM (buildah unmounts, rpmbuild removes its tmp).
+STOP_GRACE_SECONDS = 10.0
+
+
+def _stop_group(proc: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process group of ``proc``, SIGKILL it after the grace time; reap ``proc``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=STOP_GRACE_SECONDS)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # what the leader left behind
+
+
+def resume() -> None:
+    """Let commands start again (after an interruption was handled, for in-process callers)."""
+    _stopping.clear()
+
+
+def stop_all() -> None:
+    """An interruption: start no new command, and stop the running ones (from any thread).
+
+    Their ``run`` calls then fail with ``ToolError``; the thread that was interrupted unwinds."""
+    _stopping.set()
+    with _live_lock:
+        running = list(_live)
+    for proc in running:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGTERM)
 
 
 @contextmanager
@@ -148,18 +186,24 @@ def run(
         raise ValueError("run() needs a command")
     tool = Path(args[0]).name
     log.debug("$ %s", shlex.join(args))
+    if _stopping.is_set():
+        raise ToolError(f"{tool}: not started, the pipeline is stopping", argv=args)
     started = time.monotonic()
+    data = input.encode() if isinstance(input, str) and not text else input
+    pipe = subprocess.PIPE if capture else None
     try:
-        proc = subprocess.run(  # noqa: S603 - argv list, never a shell
+        # Its own process group: on an interruption the whole tree goes (rpmbuild's shells and
+        # go, buildah's children), not only the process we started.
+        proc = subprocess.Popen(  # noqa: S603 - argv list, never a shell
             args,
             env=tool_env(env),
             cwd=cwd,
-            input=input.encode() if isinstance(input, str) and not text else input,
-            capture_output=capture,
-            timeout=timeout,
-            check=False,
+            stdin=subprocess.PIPE if data is not None else None,
+            stdout=pipe,
+            stderr=pipe,
             text=text,
             errors="replace" if text else None,
+            start_new_session=True,
         )
     except FileNotFoundError as exc:
         raise ToolError(
@@ -168,17 +212,29 @@ def run(
             returncode=127,
             hint="run `nox -s setup-host` (or `python -m pipeline setup-host`) to install it",
         ) from exc
-    except subprocess.TimeoutExpired as exc:
-        raise ToolError(
-            f"{tool}: timed out after {timeout:g}s: {shlex.join(args)}", argv=args
-        ) from exc
+    with _live_lock:
+        _live.add(proc)
+    try:
+        with proc:  # closes the pipes however this ends
+            try:
+                out, err = proc.communicate(data, timeout=timeout)
+            except subprocess.TimeoutExpired as exc:
+                _stop_group(proc)
+                raise ToolError(
+                    f"{tool}: timed out after {timeout:g}s: {shlex.join(args)}", argv=args
+                ) from exc
+            except BaseException:
+                _stop_group(proc)
+                raise
     finally:
+        with _live_lock:
+            _live.discard(proc)
         seconds = time.monotonic() - started
         with _active_lock:
             for timings in _active:
                 timings.add(tool, seconds)
-    stdout = proc.stdout if proc.stdout is not None else ("" if text else b"")
-    stderr = proc.stderr if proc.stderr is not None else ("" if text else b"")
+    stdout = out if out is not None else ("" if text else b"")
+    stderr = err if err is not None else ("" if text else b"")
     result = Completed(args, proc.returncode, stdout, stderr, seconds)  # type: ignore[arg-type]
     if check and proc.returncode != 0:
         err_text = stderr if isinstance(stderr, str) else stderr.decode(errors="replace")
