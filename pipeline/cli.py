@@ -10,8 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +24,7 @@ from pipeline.config import find_project, load_project
 from pipeline.context import Context, Options
 from pipeline.errors import EXIT_INPUT, EXIT_TOOL, InputError, PipelineError
 from pipeline.output import console
+from pipeline.tools.run import resume, stop_all
 
 log = logging.getLogger("pipeline")
 
@@ -210,6 +214,40 @@ def run_verb(verb: str, project_path: Path | None, options: Options) -> int:
     return handler(Context(project=project, target=target, options=options))
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM: unwinds like Ctrl-C, so every stage's clean-up runs."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    # Python's default for SIGTERM ends the process at once: no finally, no report section,
+    # and rpmbuild or buildah left running on the build tree. Both signals take Ctrl-C's path;
+    # a second one while unwinding is ignored (SIGKILL is there for the impatient).
+    stop_all()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, _on_signal)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        resume()
+
+
 def main(argv: Sequence[str] | None = None, verb: str | None = None) -> int:
     """Entry point of ``python -m pipeline`` and the ``pipeline`` script; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -219,7 +257,8 @@ def main(argv: Sequence[str] | None = None, verb: str | None = None) -> int:
         return int(exc.code or 0) if exc.code in (0, None) else EXIT_INPUT
     configure_logging(options)
     try:
-        return run_verb(verb_name, project_path, options)
+        with _interruptible():
+            return run_verb(verb_name, project_path, options)
     except PipelineError as exc:
         if options.debug:
             log.exception("debug traceback")
@@ -227,9 +266,11 @@ def main(argv: Sequence[str] | None = None, verb: str | None = None) -> int:
                 sys.stderr.write(exc.stderr_tail + "\n")  # type: ignore[attr-defined]
         sys.stderr.write(exc.one_line() + "\n")
         return exc.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write("Interrupted: nothing was half-published; re-run to continue\n")
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        name = signal.Signals(signum).name
+        sys.stderr.write(f"Interrupted ({name}): nothing was half-published; re-run to continue\n")
+        return 128 + signum
     except OSError as exc:
         if options.debug:
             log.exception("debug traceback")
