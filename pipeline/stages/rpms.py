@@ -23,6 +23,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from pipeline.buildlock import build_lock
 from pipeline.config import Product
 from pipeline.context import Context
 from pipeline.errors import InputError, RegistryError, RpmsError, ToolError
@@ -247,6 +248,12 @@ def _repo(ctx: Context, products: dict[str, Any], epoch: int) -> Path:
 
 
 def run_stage(ctx: Context) -> list[Built]:
+    # Planned under the lock: a build that waited sees what the one before it made.
+    with build_lock(ctx.build_dir, "rpms"):
+        return _run_stage(ctx)
+
+
+def _run_stage(ctx: Context) -> list[Built]:
     plan = resolve(ctx)
     previous = section(ctx.report_path, "rpms").get("products", {})
     # What is recorded stays recorded: a product built before a later one fails is not rebuilt
