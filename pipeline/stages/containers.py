@@ -26,6 +26,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pipeline.base_image import ensure_local_base
+from pipeline.buildlock import build_lock
 from pipeline.config import Image, Product
 from pipeline.context import Context
 from pipeline.errors import ContainersError, InputError, Location, PipelineError
@@ -279,6 +280,12 @@ def _base(ctx: Context) -> tuple[str, set[str]]:
 
 
 def run_stage(ctx: Context) -> list[ImageResult]:
+    # Planned under the lock: a build that waited sees what the one before it made.
+    with build_lock(ctx.build_dir, "containers"):
+        return _run_stage(ctx)
+
+
+def _run_stage(ctx: Context) -> list[ImageResult]:
     rpms = require_section(
         ctx.report_path,
         "rpms",
