@@ -26,7 +26,7 @@ from rich.table import Table
 from pipeline.buildlock import build_lock
 from pipeline.config import Product
 from pipeline.context import Context
-from pipeline.errors import InputError, RegistryError, RpmsError, ToolError
+from pipeline.errors import InputError, Location, RegistryError, RpmsError, ToolError
 from pipeline.obs.prjconf import load_prjconf
 from pipeline.output import console, emit
 from pipeline.reference import parse_reference
@@ -44,6 +44,8 @@ log = logging.getLogger("pipeline.rpms")
 ENV_KEYS = ("REGISTRY", "TAGPREFIX", "LABELPREFIX", "PKG_VERSION", "PKG_RELEASE")
 RELEASE_LINE = re.compile(r"^Release:[ \t]*\S.*$", re.MULTILINE | re.IGNORECASE)
 CHANGELOG_DATE = re.compile(r"^\*\s+\w{3}\s+(\w{3})\s+(\d{1,2})\s+(?:[\d:]+\s+)?(\d{4})", re.M)
+FAILED_SECTION = re.compile(r"Bad exit status from \S+ \((%\w+)\)")
+RPMSPEC_LINE = re.compile(r"\bline (\d+):")
 GO_API = re.compile(r"^golang\(API\)\s*>=\s*([\d.]+)$", re.MULTILINE)
 
 
@@ -79,19 +81,23 @@ def with_release(spec_text: str, spec: Path, release: str) -> str:
     return text
 
 
-def go_for(spec: Path, defines: list[tuple[str, str]]) -> Path | None:
+def go_for(spec: Path, defines: list[tuple[str, str]], source: Path | None = None) -> Path | None:
     """Pre-flight for the one BuildRequires rpmbuild --nodeps cannot check here: the Go version
     (as the spec asks for it at the pinned version). Returns the directory of a go new enough,
-    to put first on PATH."""
+    to put first on PATH. ``source``: the spec a maintainer edits, named in errors (``spec`` is
+    its copy in the rpmbuild tree, line for line the same)."""
     argv = ["rpmspec", "-q", "--buildrequires"]
     for name, value in defines:
         argv += ["--define", f"{name} {value}"]
     try:
         requires = run([*argv, str(spec)]).stdout
     except ToolError as exc:
+        detail = exc.stderr_tail or exc.message
+        line = RPMSPEC_LINE.search(detail)
+        first = detail.splitlines()[0] if detail else ""
         raise InputError(
-            spec,
-            f"rpmspec cannot parse the spec: {exc.stderr_tail or exc.message}",
+            Location(source or spec, int(line.group(1)) if line else 0),
+            f"rpmspec cannot parse the spec: {first.removeprefix('error: ')}",
             hint="check the spec with `rpmspec -P`",
         ) from exc
     wanted = [tuple(int(x) for x in v.split(".")) for v in GO_API.findall(requires)]
@@ -167,7 +173,7 @@ def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPl
         *((name, value) for name, value in prjconf.rpm_defines() if name != REGISTRY_MACRO),
         (REGISTRY_MACRO, plan.registry),
     ]
-    go_dir = go_for(spec, defines)
+    go_dir = go_for(spec, defines, product.spec)
     env = {
         "SOURCE_DATE_EPOCH": str(epoch),
         # Go's build cache is content-addressed, so one per user is safe and saves minutes.
@@ -179,8 +185,27 @@ def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPl
     }
     if go_dir is not None:
         env["PATH"] = f"{go_dir}:{tool_env()['PATH']}"
-    rpm.rpmbuild(spec, topdir, sources, defines, env)
+    try:
+        rpm.rpmbuild(spec, topdir, sources, defines, env)
+    except RpmsError as exc:
+        raise RpmsError(
+            f"{section_location(product.spec, spec_text, exc)}: {exc.message}", hint=exc.hint
+        ) from exc
     return release
+
+
+def section_location(spec: Path, spec_text: str, exc: RpmsError) -> Location:
+    """The spec (the maintainer's file, not the copy rpmbuild ran) and the line of the section
+    rpmbuild names in ``Bad exit status from ... (%build)``."""
+    cause = exc.__cause__
+    tail = cause.stderr_tail if isinstance(cause, ToolError) else ""
+    found = FAILED_SECTION.search(tail)
+    if found:
+        pattern = re.compile(rf"^{re.escape(found.group(1))}\b", re.MULTILINE)
+        start = pattern.search(spec_text)
+        if start:
+            return Location(spec, spec_text.count("\n", 0, start.start()) + 1)
+    return Location(spec)
 
 
 def _meta_env(
