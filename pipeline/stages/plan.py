@@ -7,6 +7,7 @@ images with their full references, and what is already up to date. ``plan --json
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -20,12 +21,14 @@ from pipeline.inputs import tree_digest
 from pipeline.obs.dockerfile import load_dockerfile, resolve_from
 from pipeline.obs.prjconf import Prjconf, load_prjconf
 from pipeline.output import console, emit
-from pipeline.release import ReleaseBook, ci_count
+from pipeline.reference import parse_reference
+from pipeline.release import RELEASE_RE, ReleaseBook, ci_count
 
 #: The prjconf macros the spec files read (see specs/*/…spec); the pipeline reads the same ones.
 REGISTRY_MACRO = "container_registry"
 TAGPREFIX_MACRO = "container_tagprefix"
 LABELPREFIX_MACRO = "container_labelprefix"
+LABEL_PREFIX = re.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*")
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,12 @@ def registry_of(ctx: Context, prjconf: Prjconf) -> str:
     """The registry the manifests name and images are pushed to; both must agree."""
     macro = _macro(prjconf, REGISTRY_MACRO)
     if ctx.options.registry:
+        if not _is_registry(ctx.options.registry):
+            raise InputError(
+                None,
+                f"--registry {ctx.options.registry!r} is not a registry",
+                hint="give HOST or HOST:PORT, e.g. 127.0.0.1:5000",
+            )
         return ctx.options.registry
     if macro != ctx.target.registry:
         line = prjconf.macros[REGISTRY_MACRO].line
@@ -97,6 +106,34 @@ def registry_of(ctx: Context, prjconf: Prjconf) -> str:
             hint="make them equal: manifests must name the registry the images are pushed to",
         )
     return macro
+
+
+def _is_registry(text: str) -> bool:
+    try:
+        return parse_reference(f"{text}/x:y").registry == text
+    except ValueError:
+        return False
+
+
+def check_coordinates(prjconf: Prjconf, registry: str, tag_prefix: str, label_prefix: str) -> None:
+    """The values that go into rpmbuild's --defines, the spec's shell, the manifests and the
+    image tags: a registry path and a label prefix, nothing that could be shell or a path."""
+    try:
+        parse_reference(f"{registry}/{tag_prefix}/x:y")
+        valid_prefix = True
+    except ValueError:
+        valid_prefix = False
+    for name, ok in (
+        (TAGPREFIX_MACRO, valid_prefix and not tag_prefix.startswith("/")),
+        (LABELPREFIX_MACRO, bool(LABEL_PREFIX.fullmatch(label_prefix))),
+    ):
+        if not ok:
+            raise InputError(
+                Location(prjconf.path, prjconf.macros[name].line),
+                f"%{name} {prjconf.macro(name)!r} is not valid",
+                hint="a tag prefix is a lower-case registry path (a/b), a label prefix a "
+                "reverse domain name (org.example.kubevirt)",
+            )
 
 
 def product_inputs(ctx: Context, product: Product, registry: str) -> tuple[list[Path], str]:
@@ -136,6 +173,13 @@ def resolve(ctx: Context) -> Plan:
     registry = registry_of(ctx, prjconf)
     tag_prefix = _macro(prjconf, TAGPREFIX_MACRO)
     label_prefix = _macro(prjconf, LABELPREFIX_MACRO)
+    check_coordinates(prjconf, registry, tag_prefix, label_prefix)
+    if ctx.options.release and not RELEASE_RE.match(ctx.options.release):
+        raise InputError(
+            None,
+            f"--release {ctx.options.release!r} is not a release",
+            hint="use digits and dots, e.g. 4.2",
+        )
     registry_path = f"{registry}/{tag_prefix}"
     args = dict(prjconf.docker_args)
     book = ReleaseBook(ctx.build_dir)
