@@ -58,6 +58,8 @@ class Product:
     manifests_dir: str
     operator_image: str
     images: tuple[Image, ...]
+    #: The operator's env var that holds the release tag (KUBEVIRT_VERSION, OPERATOR_VERSION).
+    version_env: str | None = None
 
     @property
     def meta_package(self) -> str:
@@ -144,6 +146,17 @@ def _load_image(node: Node, root: Path) -> Image:
     return Image(name=name, directory=directory, since=since, until=until)
 
 
+_FILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+{}-]*")
+PLAIN_VALUES = (
+    ("spec", _FILE_NAME, "a file name in the package"),
+    ("tarball", _FILE_NAME, "a file name like NAME-{version}.tar.gz"),
+    ("meta_service", _FILE_NAME, "a service name"),
+    ("manifests_package", _FILE_NAME, "an RPM name"),
+    ("version_macro", re.compile(r"[A-Za-z_][A-Za-z0-9_]*"), "an rpm macro name"),
+    ("manifests_dir", re.compile(r"(?:/[A-Za-z0-9._+-]+)+"), "an absolute path inside an RPM"),
+)
+
+
 def _load_product(name: str, node: Node, root: Path) -> Product:
     keys = {
         "package",
@@ -156,8 +169,13 @@ def _load_product(name: str, node: Node, root: Path) -> Product:
         "operator_image",
         "images",
     }
-    node.check_keys(keys, frozenset(keys))
+    node.check_keys(keys | {"version_env"}, frozenset(keys))
     package_dir = node.file("package", root)
+    # These become file names (Source0 under SOURCES/, the spec, the meta file), rpm macro names
+    # and paths inside an RPM: a '/', '..' or a space would reach outside where they belong.
+    for key, pattern, what in PLAIN_VALUES:
+        if not pattern.fullmatch(node.string(key)) or ".." in node.string(key).split("/"):
+            raise node.child(key).error(f"{key!r} {node.string(key)!r} is not {what}")
     spec = package_dir / node.string("spec")
     if not spec.is_file():
         raise node.child("spec").error(f"spec file {spec.relative_to(root)} does not exist")
@@ -184,6 +202,7 @@ def _load_product(name: str, node: Node, root: Path) -> Product:
         manifests_dir=node.string("manifests_dir"),
         operator_image=operator,
         images=tuple(images.values()),
+        version_env=node.optional_string("version_env"),
     )
 
 
