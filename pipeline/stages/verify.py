@@ -15,7 +15,7 @@ platform. Exit 0 all good, 1 mismatches (each named with manifest file and line)
 from __future__ import annotations
 
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +47,8 @@ class Finding:
     ok: bool = True
     problems: list[str] = field(default_factory=list)
     digest: str | None = None
+    #: The registry failed (after retries) while checking it: neither found nor found missing.
+    unchecked: bool = False
 
     def fail(self, problem: str) -> None:
         self.ok = False
@@ -153,10 +155,11 @@ def check(
     )
     unreachable = [r for r in results if isinstance(r, Failed)]
     if unreachable and len(unreachable) == len(results):
-        raise RegistryError(unreachable[0].message)
+        raise RegistryError(f"{findings[0].where}: {_without_stage(unreachable[0].message)}")
     for finding, image, result in zip(findings, scan.images, results, strict=True):
         if isinstance(result, Failed):
-            finding.fail(f"check failed: {result.message}")
+            finding.fail(f"check failed: {_without_stage(result.message)}")
+            finding.unchecked = True
             continue
         if isinstance(result, NotFound):
             finding.fail(f"not in the registry ({result.reason})")
@@ -175,6 +178,10 @@ def check(
     return findings
 
 
+def _without_stage(message: str) -> str:
+    return message.removeprefix(f"{RegistryError.stage}: ")
+
+
 def _check_recorded(finding: Finding, result: ManifestInfo, expect: Expectations) -> None:
     recorded = expect.digests.get(finding.reference)
     if recorded and recorded != result.digest:
@@ -186,6 +193,7 @@ def _check_label(finding: Finding, image: FoundImage, client: RegistryClient) ->
         labels = client.labels(image.reference)
     except RegistryError as exc:
         finding.fail(f"labels unreadable: {exc.message}")
+        finding.unchecked = True
         return
     version = labels.get(VERSION_LABEL)
     tag = image.reference.tag or ""
@@ -194,24 +202,30 @@ def _check_label(finding: Finding, image: FoundImage, client: RegistryClient) ->
 
 
 def _check_tags(findings: list[Finding], scan: ManifestScan, products: dict[str, Product]) -> None:
-    """Within a product, one tag everywhere, equal to the operator's version variable."""
-    tags: dict[str, set[str]] = defaultdict(set)
+    """Within a product, one tag everywhere: the operator's version variable when the manifests
+    set one, else the operator image's tag, else the most common tag. Each reference with another
+    tag is a mismatch (the others are not blamed for it)."""
+    by_product: dict[str, list[tuple[Finding, str]]] = defaultdict(list)
     for finding, image in zip(findings, scan.images, strict=True):
         if finding.product != "-" and image.reference.tag:
-            tags[finding.product].add(image.reference.tag)
-    versions: dict[str, set[str]] = defaultdict(set)
-    for version in scan.versions:
-        product = "kubevirt" if version.variable == "KUBEVIRT_VERSION" else "cdi"
-        if product in products:
-            versions[product].add(version.value)
-    for finding, image in zip(findings, scan.images, strict=True):
-        product_tags = tags.get(finding.product, set())
-        if len(product_tags) > 1:
-            others = sorted(product_tags - {image.reference.tag or ""})
-            finding.fail(f"{finding.product} uses other tags too: {', '.join(others)}")
-        wanted = versions.get(finding.product, set())
-        if image.reference.tag and wanted and image.reference.tag not in wanted:
-            finding.fail(f"tag differs from the operator version {', '.join(sorted(wanted))}")
+            by_product[finding.product].append((finding, image.reference.tag))
+    variables = {p.name: p.version_env for p in products.values()}
+    for product, entries in by_product.items():
+        declared = {v.value for v in scan.versions if v.variable == variables.get(product)}
+        operator = products[product].operator_image
+        operator_tags = [
+            tag for f, tag in entries if f.reference.rsplit("/", 1)[-1].startswith(operator + ":")
+        ]
+        if declared:
+            expected, why = sorted(declared), f"the operator's {variables[product]}"
+        elif operator_tags:
+            expected, why = [operator_tags[0]], "the operator image's tag"
+        else:
+            tag = Counter(tag for _, tag in entries).most_common(1)[0][0]
+            expected, why = [tag], "the tag most references use"
+        for finding, tag in entries:
+            if tag not in expected:
+                finding.fail(f"tag {tag} differs from {', '.join(expected)}, {why}")
 
 
 def show(findings: list[Finding]) -> None:
@@ -222,6 +236,15 @@ def show(findings: list[Finding]) -> None:
         mark = "[green]✓[/]" if f.ok else "[red]✗[/]"
         table.add_row(mark, f.reference, f.where, "; ".join(f.problems))
     console().print(table)
+    for f in findings:
+        if not f.ok:
+            # One plain line per mismatch as well: logs and grep see it whole, never folded.
+            console().print(
+                f"MISMATCH {f.reference} at {f.where}: {'; '.join(f.problems)}",
+                soft_wrap=True,
+                markup=False,
+                highlight=False,
+            )
     bad = sum(not f.ok for f in findings)
     colour = "red" if bad else "green"
     console().print(f"[{colour}]{len(findings) - bad} of {len(findings)} references good[/]")
@@ -280,4 +303,13 @@ def main(ctx: Context) -> int:
         "references": [asdict(f) for f in findings],
     }
     emit(ctx.options, data)
+    unchecked = [f for f in findings if f.unchecked]
+    if unchecked:
+        # Not a mismatch: nothing was found missing, the registry failed to say.
+        mismatches = sum(not f.ok and not f.unchecked for f in findings)
+        raise RegistryError(
+            f"{unchecked[0].where}: {len(unchecked)} of {len(findings)} references could not be "
+            f"checked ({mismatches} mismatches among the rest): {unchecked[0].problems[0]}",
+            hint="re-run verify-tags when the registry answers",
+        )
     return EXIT_OK if data["ok"] else EXIT_MISMATCH
