@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.obs.service import load_service
 from pipeline.registry import RegistryClient
 from pipeline.tools import buildah
 from pipeline.tools import rpm as rpmtool
@@ -156,7 +157,7 @@ def test_manifests_and_meta_env_file_agree(local: LocalBuild, tmp_path: Path) ->
                 ("UPLOAD_PROXY_IMAGE", "cdi-uploadproxy"),
             ):
                 assert re.search(
-                    rf"name: {var}\s+value: {re.escape(registry_path)}/{image}:{tag}", text
+                    rf'name: {var}\s+value: "?{re.escape(registry_path)}/{image}:{tag}"?\n', text
                 ), var
 
 
@@ -182,6 +183,32 @@ def test_every_image_is_built_tagged_and_runs(local: LocalBuild) -> None:
         assert labels["org.opensuse.reference"] == entry["reference"]
         assert labels["org.opensuse.kubevirt.reference"] == entry["reference"]
         assert entry["rpms"], f"{name} installed no RPM"
+
+
+def own_package(image_dir: Path) -> str:
+    """The RPM an image is about: the ``pkg=`` its _service's replace_using_env reads."""
+    service = next(
+        s for s in load_service(image_dir / "_service").services if s.name == "replace_using_env"
+    )
+    return service.values("eval")[0].split()[0].removeprefix("pkg=")
+
+
+def test_each_image_holds_its_rpm_and_its_entrypoint_runs(local: LocalBuild) -> None:
+    report = local.report()
+    for name, entry in report["containers"]["images"].items():
+        product = report["rpms"]["products"][entry["product"]]
+        image_dir = next((local.project / "dockerfiles").glob(f"*/{name}"))
+        package = own_package(image_dir)
+        query = buildah.run_in(entry["id"], ["rpm", "-q", package])
+        assert query.stdout.strip() == f"{package}-{product['version']}-{product['release']}.x86_64"
+        entrypoint = buildah.inspect(entry["id"])["OCIv1"]["config"]["Entrypoint"]
+        if name == "pr-helper":
+            continue  # qemu-pr-helper is a distribution binary: a stub on the local base
+        printed, version = buildah.run_in(entry["id"], entrypoint).stdout.split()
+        assert version == f"v{product['version']}"
+        binary = Path(entrypoint[0]).name
+        # openSUSE installs CDI's binaries as virt-cdi-*; the cloner starts through a script
+        assert binary.endswith(printed) or binary == "cloner_startup.sh", (binary, printed)
 
 
 def test_hygiene_nothing_of_the_build_stays_in_an_image(local: LocalBuild) -> None:
