@@ -60,7 +60,7 @@ def pack_sample(directory: Path, tarball: Path, top: str, mtime: int) -> None:
                 add(path, f"{top}/{path.relative_to(directory).as_posix()}")
     tarball.parent.mkdir(parents=True, exist_ok=True)
     tmp = tarball.with_name(tarball.name + ".tmp")
-    with tmp.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:
+    with tmp.open("wb") as raw, gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0) as gz:
         gz.write(buffer.getvalue())
     tmp.replace(tarball)
 
