@@ -271,3 +271,13 @@ def test_head_floor_and_upload_count_on_a_real_registry(
     assert requests_since(server.log_path, before) == {"HEAD": 3}
     _, missing = head_floor([*refs, f"{server.address}/kubevirt/virt-api:absent"], workers=4)
     assert missing == 1
+
+
+def test_bench_verb_is_wired_and_refuses_an_unknown_part(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pipeline import cli
+    from pipeline.errors import EXIT_INPUT
+
+    assert cli.main(["bench", "everything"]) == EXIT_INPUT
+    assert "unknown bench part 'everything'" in capsys.readouterr().err
