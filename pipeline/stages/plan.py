@@ -118,6 +118,12 @@ def _is_registry(text: str) -> bool:
 def check_coordinates(prjconf: Prjconf, registry: str, tag_prefix: str, label_prefix: str) -> None:
     """The values that go into rpmbuild's --defines, the spec's shell, the manifests and the
     image tags: a registry path and a label prefix, nothing that could be shell or a path."""
+    if not _is_registry(registry):
+        raise InputError(
+            Location(prjconf.path, prjconf.macros[REGISTRY_MACRO].line),
+            f"%{REGISTRY_MACRO} {registry!r} is not a registry",
+            hint="HOST or HOST:PORT, the same as the target's registry in pipeline.yaml",
+        )
     try:
         parse_reference(f"{registry}/{tag_prefix}/x:y")
         valid_prefix = True
