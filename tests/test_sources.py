@@ -4,10 +4,13 @@ offline, a clear message naming the URL instead of a hang or a traceback."""
 from __future__ import annotations
 
 import hashlib
+import shutil
 import subprocess
 import sys
 import tarfile
 from pathlib import Path
+
+import pytest
 
 from pipeline.sources import pack_sample
 
@@ -41,28 +44,33 @@ def pipeline(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_fetch_sources_offline_names_the_url(tmp_path: Path) -> None:
-    # The project copy keeps this test's downloads out of the real build/sources/.
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the project, so these tests leave the real build/ alone."""
     for name in ("pipeline.yaml", "prjconf", "specs", "samples", "dockerfiles"):
         source = ROOT / name
-        target = tmp_path / name
         if source.is_dir():
-            subprocess.run(["cp", "-r", str(source), str(target)], check=True)
+            shutil.copytree(source, tmp_path / name)
         else:
-            target.write_bytes(source.read_bytes())
+            shutil.copy2(source, tmp_path / name)
+    return tmp_path
+
+
+def test_fetch_sources_offline_names_the_url(project: Path) -> None:
     result = pipeline(
-        "fetch-sources", "--target", "sle15-sp3", "--project", str(tmp_path / "pipeline.yaml")
+        "fetch-sources", "--target", "sle15-sp3", "--project", str(project / "pipeline.yaml")
     )
     assert result.returncode in (2, 3), result.stderr
     line = result.stderr.strip().splitlines()[-1]
     assert "github.com/kubevirt/kubevirt/archive/refs/tags/v0.45.0.tar.gz" in line
     assert "Traceback" not in result.stderr
-    assert not list((tmp_path / "build/sources").glob("*.tar.gz"))
+    assert not list((project / "build/sources").glob("*.tar.gz"))
 
 
-def test_a_build_without_the_download_says_what_to_run() -> None:
-    result = pipeline("rpms", "--target", "sle15-sp2", "--release", "1.1")
+def test_a_build_without_the_download_says_what_to_run(project: Path) -> None:
+    result = pipeline("rpms", "--target", "sle15-sp2", "--project", str(project / "pipeline.yaml"))
     assert result.returncode == 3
     line = result.stderr.strip().splitlines()[-1]
     assert "kubevirt/archive/refs/tags/v0.40.0.tar.gz is not downloaded" in line
     assert "fetch-sources --target sle15-sp2" in line
+    assert not (project / "build/sle15-sp2/releases.json").exists()  # no release used up

@@ -147,6 +147,18 @@ def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPl
     book = ReleaseBook(ctx.build_dir)
     spec_text = product.spec.read_text(encoding="utf-8")
     epoch = source_date_epoch(spec_text, product.spec)
+    # The registry the manifests name is the one images are pushed to (plan checked the prjconf
+    # agrees with pipeline.yaml); --registry overrides both.
+    defines = [
+        (product.version_macro, planned.version),
+        *((name, value) for name, value in prjconf.rpm_defines() if name != REGISTRY_MACRO),
+        (REGISTRY_MACRO, plan.registry),
+    ]
+    # Pre-flight before a release is taken: a build that cannot start must not use one up.
+    go_dir = go_for(product.spec, defines)
+    pinned = ctx.target.products[product.name]
+    if not pinned.source.is_local:
+        upstream_tarball(ctx, product, pinned)
     held = registry_has(plan, product) if not ctx.options.release else set()
     release = book.take(
         product.name,
@@ -166,14 +178,6 @@ def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPl
     _source0(ctx, product, sources, epoch)
     spec = topdir / "SPECS" / product.spec.name
     spec.write_text(with_release(spec_text, product.spec, release), encoding="utf-8")
-    # The registry the manifests name is the one images are pushed to (plan checked the prjconf
-    # agrees with pipeline.yaml); --registry overrides both.
-    defines = [
-        (product.version_macro, planned.version),
-        *((name, value) for name, value in prjconf.rpm_defines() if name != REGISTRY_MACRO),
-        (REGISTRY_MACRO, plan.registry),
-    ]
-    go_dir = go_for(spec, defines, product.spec)
     env = {
         "SOURCE_DATE_EPOCH": str(epoch),
         # Go's build cache is content-addressed, so one per user is safe and saves minutes.
