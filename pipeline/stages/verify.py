@@ -25,7 +25,7 @@ from rich.table import Table
 
 from pipeline.config import Product
 from pipeline.context import Context
-from pipeline.errors import EXIT_MISMATCH, EXIT_OK, InputError, RegistryError
+from pipeline.errors import EXIT_MISMATCH, EXIT_OK, InputError, Location, RegistryError
 from pipeline.jsonstate import read_json
 from pipeline.manifests import FoundImage, ManifestScan, scan_files
 from pipeline.output import console, emit
@@ -33,6 +33,7 @@ from pipeline.registry import Failed, ManifestInfo, NotFound, RegistryClient
 from pipeline.report import require_section
 from pipeline.tools import rpm
 
+URL_SCHEMES = ("https://", "http://")
 VERSION_LABEL = "org.opencontainers.image.version"
 
 
@@ -112,13 +113,14 @@ def display_names(
     return names
 
 
-def _download(url: str, workdir: Path) -> Path:
+def _download(url: str, workdir: Path, index: int) -> Path:
     try:
         resp = requests.get(url, timeout=30)
         resp.raise_for_status()
     except requests.RequestException as exc:
         raise RegistryError(f"cannot download {url} ({type(exc).__name__})") from None
-    path = workdir / "downloaded" / url.rstrip("/").rsplit("/", 1)[-1]
+    # Named by position, not by the URL: a last segment of '..' or '' names no file here.
+    path = workdir / "downloaded" / f"{index}.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(resp.content)
     return path
@@ -256,8 +258,8 @@ def run_stage(ctx: Context) -> list[Finding]:
         workdir = Path(tmp)
         if ctx.options.manifests:
             paths = [
-                _download(item, workdir) if item.startswith(("https://", "http://")) else Path(item)
-                for item in ctx.options.manifests
+                _download(item, workdir, n) if item.startswith(URL_SCHEMES) else Path(item)
+                for n, item in enumerate(ctx.options.manifests)
             ]
             for path in paths:
                 if not path.is_file():
@@ -267,6 +269,10 @@ def run_stage(ctx: Context) -> list[Finding]:
         else:
             groups = build_manifests(ctx, workdir)
             expect = _expectations(ctx)
+        display = display_names(groups, workdir, ctx)
+        if ctx.options.manifests:  # a downloaded manifest is named by its URL
+            given = zip(groups[0][1], ctx.options.manifests, strict=True)
+            display.update({str(path): item for path, item in given})
         scan = ManifestScan()
         for name, paths in groups:
             product = products.get(name)
@@ -276,16 +282,27 @@ def run_stage(ctx: Context) -> list[Finding]:
                 if product and version
                 else [i.name for p in products.values() for i in p.images]
             )
-            scan = scan.merged(scan_files([str(p) for p in paths], components))
+            try:
+                scan = scan.merged(scan_files([str(p) for p in paths], components))
+            except InputError as exc:
+                raise _shown_as(exc, display) from exc
         if not scan.images:
             raise InputError(
-                ", ".join(str(p) for _, ps in groups for p in ps),
+                ", ".join(display.get(str(p), str(p)) for _, ps in groups for p in ps),
                 "no image references found",
                 hint="is this a Kubernetes manifest?",
             )
-        display = display_names(groups, workdir, ctx)
         with RegistryClient() as client:
             return check(scan, products, client, expect, display)
+
+
+def _shown_as(exc: InputError, display: dict[str, str]) -> InputError:
+    """``exc`` naming the file as the user knows it (the URL, the RPM), not the unpacked copy."""
+    where = exc.location
+    if where is None or str(where.path) not in display:
+        return exc
+    shown = Location(display[str(where.path)], where.line, where.column)
+    return InputError(shown, exc.message, hint=exc.hint)
 
 
 def _tmp_root(ctx: Context) -> Path:
