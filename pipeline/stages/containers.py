@@ -74,6 +74,8 @@ class ImageResult:
     inputs: str = ""
     seconds: float = 0.0
     error: str = ""
+    #: A failed image's error was its input's fault (exit 2), not a tool's (exit 3).
+    input_error: bool = False
     #: The manifest digest in the registry, once publish pushed the image.
     digest: str = ""
 
@@ -322,7 +324,13 @@ def _run_stage(ctx: Context) -> list[ImageResult]:
             try:
                 result = builder.build(product, image, base_id)
             except PipelineError as exc:
-                result = ImageResult(image.name, product.name, "failed", error=exc.one_line())
+                result = ImageResult(
+                    image.name,
+                    product.name,
+                    "failed",
+                    error=exc.one_line(),
+                    input_error=isinstance(exc, InputError),
+                )
             mark = {
                 "built": "[green]✓ built[/]",
                 "up to date": "[green]✓ up to date, skipped[/]",
@@ -356,8 +364,27 @@ def summary(results: list[ImageResult]) -> Table:
     return table
 
 
+class ImageInputError(InputError):
+    """Every failed image failed on its input: exit 2, and the line starts with the first
+    one's ``file:line:col`` as any other input error does."""
+
+    def __init__(self, errors: list[str], total: int) -> None:
+        super().__init__(None, "; ".join(errors))
+        self.errors = errors
+        self.total = total
+
+    def one_line(self) -> str:
+        text = self.errors[0]
+        if len(self.errors) > 1:
+            rest = "; ".join(self.errors[1:])
+            text += f" (and {len(self.errors) - 1} more of {self.total} images: {rest})"
+        return " ".join(text.split())
+
+
 def raise_for_failures(results: list[ImageResult]) -> None:
     failed = [r for r in results if r.state == "failed"]
+    if failed and all(r.input_error for r in failed):
+        raise ImageInputError([r.error for r in failed], len(results))
     if failed:
         raise ContainersError(
             f"{len(failed)} of {len(results)} images failed: " + "; ".join(r.error for r in failed),
