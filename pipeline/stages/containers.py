@@ -340,7 +340,13 @@ def _run_stage(ctx: Context) -> list[ImageResult]:
             return result
 
         with ThreadPoolExecutor(max_workers=ctx.options.jobs) as pool:
-            results = list(pool.map(lambda item: one(*item), work))
+            try:
+                results = list(pool.map(lambda item: one(*item), work))
+            except BaseException:
+                # Interrupted: the images not started yet must not start (each would take a
+                # release number and copy its tree before failing on the stopped runner).
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
     write_section(
         ctx.report_path,
         "containers",
