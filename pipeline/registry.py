@@ -86,6 +86,18 @@ class ManifestInfo:
 
 
 @dataclass(frozen=True)
+class ImageDetails:
+    """What verify needs of one reference: its digest (from the tag), and of that digest the
+    media type, platforms and labels (of the first platform, for an index)."""
+
+    reference: ImageReference
+    digest: str
+    media_type: str
+    platforms: tuple[str, ...]
+    labels: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class NotFound:
     """The registry answered that the reference does not exist (``reason`` says which part)."""
 
@@ -370,6 +382,8 @@ class RegistryClient:
         self._tokens: dict[tuple[str, str], _Token] = {}
         self._challenges: dict[str, Challenge] = {}
         self._creds_cache: dict[tuple[str, str], Credentials | None] = {}
+        # What a digest names never changes, so its details are fetched once per client.
+        self._details: dict[tuple[str, str], tuple[str, tuple[str, ...], dict[str, str]]] = {}
         self.session = requests.Session()
         self.session.max_redirects = 10
         self.session.headers["User-Agent"] = USER_AGENT
@@ -876,6 +890,62 @@ class RegistryClient:
             )
 
     # ---------------------------------------------------------------- many at once
+
+    def describe(self, ref: ImageReference | str) -> ImageDetails | NotFound:
+        """One HEAD for the tag's digest; the manifest and config of a digest only once."""
+        ref = _as_reference(ref)
+        head = self.head_manifest(ref)
+        if isinstance(head, NotFound):
+            return head
+        key = (ref.name, head.digest)
+        with self._lock:
+            known = self._details.get(key)
+        if known is None:
+            known = self._digest_details(ref.with_digest(head.digest))
+            if known is None:  # deleted between the two requests
+                return NotFound(ref, f"{head.digest} vanished while it was read")
+            with self._lock:
+                self._details[key] = known
+        media_type, platforms, labels = known
+        return ImageDetails(ref, head.digest, media_type, platforms, labels)
+
+    def _digest_details(
+        self, pinned: ImageReference
+    ) -> tuple[str, tuple[str, ...], dict[str, str]] | None:
+        answer = self.get_manifest_document(pinned)
+        if isinstance(answer, NotFound):
+            return None
+        info, _ = answer
+        if info.is_index:
+            config = self.get_config(pinned)  # the first platform's
+            platforms = info.platforms
+        else:
+            assert info.config_digest is not None  # set for every image manifest
+            config = self.get_blob_json(pinned, info.config_digest)
+            platforms = (platform_string(config),) if isinstance(config, dict) else ()
+        if isinstance(config, NotFound):
+            raise RegistryError(f"{pinned}: config missing ({config.reason})")
+        inner = config.get("config")
+        raw = inner.get("Labels") if isinstance(inner, dict) else None
+        labels = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+        return info.media_type, platforms, labels
+
+    def describe_many(
+        self, refs: Iterable[ImageReference | str], *, workers: int = 16
+    ) -> list[ImageDetails | NotFound | Failed]:
+        """``describe`` for every reference concurrently, in order; a failed one is ``Failed``."""
+        parsed = [_as_reference(r) for r in refs]
+
+        def one(ref: ImageReference) -> ImageDetails | NotFound | Failed:
+            try:
+                return self.describe(ref)
+            except RegistryError as exc:
+                return Failed(ref, exc.one_line())
+
+        if not parsed:
+            return []
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="registry") as pool:
+            return list(pool.map(one, parsed))
 
     def check_many(
         self,

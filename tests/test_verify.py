@@ -217,3 +217,22 @@ def test_registry_down_is_exit_3_in_one_line(tmp_path: Path) -> None:
     assert result.returncode == 3
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("Registry:"), result.stderr
+
+
+def test_manifests_of_several_releases_are_each_consistent(
+    registry: RegistryServer, buildah: Buildah, release: dict[str, str], tmp_path: Path
+) -> None:
+    for image in ("cdi-operator", "cdi-controller", "cdi-importer"):
+        push_image(
+            buildah,
+            registry,
+            f"verify/{image}",
+            "1.66.0-5.1",
+            labels={"org.opencontainers.image.version": "1.66.0"},
+        )
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(cdi_operator(f"{registry.address}/verify", "1.66.0-3.1"))
+    new.write_text(cdi_operator(f"{registry.address}/verify", "1.66.0-5.1"))
+    result = verify_cli("--manifests", str(old), str(new), "--json", "-")
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(result.stdout)["references"]) == 6

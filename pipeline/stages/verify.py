@@ -14,8 +14,10 @@ platform. Exit 0 all good, 1 mismatches (each named with manifest file and line)
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,12 +31,14 @@ from pipeline.errors import EXIT_MISMATCH, EXIT_OK, InputError, Location, Regist
 from pipeline.jsonstate import read_json
 from pipeline.manifests import FoundImage, ManifestScan, scan_files
 from pipeline.output import console, emit
-from pipeline.registry import Failed, ManifestInfo, NotFound, RegistryClient
+from pipeline.registry import Failed, ImageDetails, NotFound, RegistryClient
 from pipeline.report import require_section
 from pipeline.tools import rpm
 
 URL_SCHEMES = ("https://", "http://")
 VERSION_LABEL = "org.opencontainers.image.version"
+#: The upstream version in a release tag: ``v1.9.0``, ``1.9.0``, ``1.9.0-3.1`` give ``1.9.0``.
+UPSTREAM_VERSION = re.compile(r"^v?(\d+(?:\.\d+)*)")
 
 
 @dataclass
@@ -141,6 +145,7 @@ def check(
     expect: Expectations,
     display: dict[str, str],
     workers: int = 16,
+    per_file: bool = False,
 ) -> list[Finding]:
     """Check every reference of ``scan``; ``display`` maps a scanned file to the name shown."""
     findings = [
@@ -152,9 +157,7 @@ def check(
         )
         for image in scan.images
     ]
-    results = client.check_many(
-        [image.reference for image in scan.images], workers=workers, resolve_platform=True
-    )
+    results = client.describe_many([image.reference for image in scan.images], workers=workers)
     unreachable = [r for r in results if isinstance(r, Failed)]
     if unreachable and len(unreachable) == len(results):
         raise RegistryError(f"{findings[0].where}: {_without_stage(unreachable[0].message)}")
@@ -175,8 +178,8 @@ def check(
                     f"lacks platforms {', '.join(missing)} (has {', '.join(result.platforms)})"
                 )
         if image.reference.tag and finding.product != "-":
-            _check_label(finding, image, client)
-    _check_tags(findings, scan, products)
+            _check_label(finding, image, result.labels)
+    _check_tags(findings, scan, products, per_file)
     return findings
 
 
@@ -184,36 +187,38 @@ def _without_stage(message: str) -> str:
     return message.removeprefix(f"{RegistryError.stage}: ")
 
 
-def _check_recorded(finding: Finding, result: ManifestInfo, expect: Expectations) -> None:
+def _check_recorded(finding: Finding, result: ImageDetails, expect: Expectations) -> None:
     recorded = expect.digests.get(finding.reference)
     if recorded and recorded != result.digest:
         finding.fail(f"digest {result.digest} differs from the published {recorded}")
 
 
-def _check_label(finding: Finding, image: FoundImage, client: RegistryClient) -> None:
-    try:
-        labels = client.labels(image.reference)
-    except RegistryError as exc:
-        finding.fail(f"labels unreadable: {exc.message}")
-        finding.unchecked = True
-        return
+def _check_label(finding: Finding, image: FoundImage, labels: Mapping[str, str]) -> None:
     version = labels.get(VERSION_LABEL)
     tag = image.reference.tag or ""
     if version is not None and tag != version and not tag.startswith(version + "-"):
         finding.fail(f"version label {version!r} does not match tag {tag!r}")
 
 
-def _check_tags(findings: list[Finding], scan: ManifestScan, products: dict[str, Product]) -> None:
-    """Within a product, one tag everywhere: the operator's version variable when the manifests
-    set one, else the operator image's tag, else the most common tag. Each reference with another
-    tag is a mismatch (the others are not blamed for it)."""
-    by_product: dict[str, list[tuple[Finding, str]]] = defaultdict(list)
+def _check_tags(
+    findings: list[Finding], scan: ManifestScan, products: dict[str, Product], per_file: bool
+) -> None:
+    """Within a product (and with ``per_file``, within each manifest file: given files may be of
+    several releases), one tag everywhere: the operator's version variable when the manifests set
+    one, else the operator image's tag, else the most common tag. Each reference with another tag
+    is a mismatch (the others are not blamed for it)."""
+    groups: dict[tuple[str, str], list[tuple[Finding, str]]] = defaultdict(list)
     for finding, image in zip(findings, scan.images, strict=True):
         if finding.product != "-" and image.reference.tag:
-            by_product[finding.product].append((finding, image.reference.tag))
+            key = (finding.product, image.file if per_file else "")
+            groups[key].append((finding, image.reference.tag))
     variables = {p.name: p.version_env for p in products.values()}
-    for product, entries in by_product.items():
-        declared = {v.value for v in scan.versions if v.variable == variables.get(product)}
+    for (product, file), entries in groups.items():
+        declared = {
+            v.value
+            for v in scan.versions
+            if v.variable == variables.get(product) and (not per_file or v.file == file)
+        }
         operator = products[product].operator_image
         operator_tags = [
             tag for f, tag in entries if f.reference.rsplit("/", 1)[-1].startswith(operator + ":")
@@ -275,17 +280,11 @@ def run_stage(ctx: Context) -> list[Finding]:
             display.update({str(path): item for path, item in given})
         scan = ManifestScan()
         for name, paths in groups:
-            product = products.get(name)
-            version = ctx.target.products[name].version if product else None
-            components = (
-                [i.name for i in product.images_for(version)]
-                if product and version
-                else [i.name for p in products.values() for i in p.images]
-            )
             try:
-                scan = scan.merged(scan_files([str(p) for p in paths], components))
+                scan = scan.merged(scan_files([str(p) for p in paths], _components(ctx, name)))
             except InputError as exc:
                 raise _shown_as(exc, display) from exc
+        scan = _shipped_only(scan, products)
         if not scan.images:
             raise InputError(
                 ", ".join(display.get(str(p), str(p)) for _, ps in groups for p in ps),
@@ -293,7 +292,39 @@ def run_stage(ctx: Context) -> list[Finding]:
                 hint="is this a Kubernetes manifest?",
             )
         with RegistryClient() as client:
-            return check(scan, products, client, expect, display)
+            return check(
+                scan, products, client, expect, display, per_file=bool(ctx.options.manifests)
+            )
+
+
+def _components(ctx: Context, product_name: str) -> list[str]:
+    """The component images virt-operator may derive: those of the version built; for given
+    manifests every image, trimmed afterwards by ``_shipped_only``."""
+    products = ctx.project.products
+    if product_name:
+        version = ctx.target.products[product_name].version
+        return [i.name for i in products[product_name].images_for(version)]
+    return [i.name for p in products.values() for i in p.images]
+
+
+def _shipped_only(scan: ManifestScan, products: dict[str, Product]) -> ManifestScan:
+    """Drop derived component images that the operator's version does not ship (a 0.45 operator
+    derives no virt-exportproxy). The version is the ``version_env`` value in the same file."""
+    shipping = {i.name: i for p in products.values() for i in p.images}
+    versions: dict[str, set[str]] = defaultdict(set)
+    for found in scan.versions:
+        match = UPSTREAM_VERSION.match(found.value)
+        if match:
+            versions[found.file].add(match.group(1))
+    kept = []
+    for image in scan.images:
+        spec = shipping.get(image.component or "")
+        in_file = versions.get(image.file, set())
+        unshipped = spec is not None and not any(spec.shipped_in(v) for v in in_file)
+        if image.source == "derived" and in_file and unshipped:
+            continue
+        kept.append(image)
+    return ManifestScan(tuple(kept), scan.versions)
 
 
 def _shown_as(exc: InputError, display: dict[str, str]) -> InputError:
