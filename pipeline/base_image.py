@@ -304,10 +304,11 @@ def ensure_local_base(
     name = f"{IMAGE}:{digest}"
     base_dir = build_dir.resolve() / "base"
     with _locked(base_dir):
-        if buildah.exists(name):
-            image_id = str(buildah.inspect(name)["FromImageID"])
-            buildah.tag(name, f"{IMAGE}:latest")
-            return BaseImage(name, image_id, digest, built=False)
+        stored = {n: image_id for image_id, names in buildah.stored_images().items() for n in names}
+        if name in stored:
+            if stored.get(f"{IMAGE}:latest") != stored[name]:
+                buildah.tag(name, f"{IMAGE}:latest")
+            return BaseImage(name, stored[name], digest, built=False)
         packages = read_packages(inputs_dir / "packages.txt")
         rootfs, tree_hash = debootstrap(base_dir, packages, mirror=mirror)
         rootfs_image = f"{ROOTFS_IMAGE}:{tree_hash}"

@@ -113,14 +113,14 @@ def _layers(info: dict[str, Any]) -> dict[str, int]:
 class ImageBuilder:
     """Builds the images of one target; shared by the worker threads."""
 
-    def __init__(
-        self, ctx: Context, plan: Plan, rpms: dict[str, Any], base_id: str, base_rpms: set[str]
-    ) -> None:
+    def __init__(self, ctx: Context, plan: Plan, rpms: dict[str, Any], base_id: str) -> None:
         self.ctx = ctx
-        self.base_layers = set(_layers(buildah.inspect(base_id))) if base_rpms else set()
+        self.base_id = base_id
         self.plan = plan
         self.rpms = rpms
-        self.base_rpms = base_rpms
+        self._base_contents: tuple[set[str], set[str]] | None = None
+        # One listing instead of an inspect per image: a no-op build must cost next to nothing.
+        self.stored = set(buildah.stored_images())
         self.prjconf = load_prjconf(ctx.target.prjconf)
         self.repo = ctx.project.root / rpms["repo"]
         self.repos_d = repos_d(self.repo)
@@ -151,7 +151,21 @@ class ImageBuilder:
             or self.ctx.options.force
         ):
             return None
-        return old if buildah.exists(old["id"]) else None
+        return old if old.get("id") in self.stored else None
+
+    def base_contents(self) -> tuple[set[str], set[str]]:
+        """The RPMs and layer digests of a locally built base (what an image adds is the rest);
+        read once, and only when an image is really built."""
+        with self._lock:
+            if self._base_contents is None:
+                if self.ctx.target.local_base:
+                    self._base_contents = (
+                        set(_installed_rpms(self.base_id)),
+                        set(_layers(buildah.inspect(self.base_id))),
+                    )
+                else:
+                    self._base_contents = (set(), set())
+            return self._base_contents
 
     def build(self, product: Product, image: Image, base_id: str) -> ImageResult:
         ctx = self.ctx
@@ -218,7 +232,8 @@ class ImageBuilder:
         info = buildah.inspect(image_id)
         oci = info.get("OCIv1", {})
         layers = _layers(info)
-        installed = [r for r in _installed_rpms(image_id) if r not in self.base_rpms]
+        base_rpms, base_layers = self.base_contents()
+        installed = [r for r in _installed_rpms(image_id) if r not in base_rpms]
         self.book.record_success(key, inputs, release)
         return ImageResult(
             name=image.name,
@@ -228,7 +243,7 @@ class ImageBuilder:
             tags=tags,
             id=image_id,
             size=sum(layers.values()),
-            own_size=sum(size for digest, size in layers.items() if digest not in self.base_layers),
+            own_size=sum(size for digest, size in layers.items() if digest not in base_layers),
             labels=dict((oci.get("config") or {}).get("Labels") or {}),
             rpms=installed,
             release=release,
@@ -268,17 +283,15 @@ class ImageBuilder:
         return tags
 
 
-def _base(ctx: Context) -> tuple[str, set[str]]:
-    """The base image id every image builds on, and the RPMs already in it."""
+def _base(ctx: Context) -> str:
+    """The id of the base every image builds on (for a pulled base, what names it)."""
     if ctx.target.local_base:
         with console().status("local base image (debootstrap, cached) …"):
             base = ensure_local_base(ctx.build_root)
         state = "built" if base.built else "up to date, not rebuilt"
         console().print(f"[green]✓[/] base {base.name}: {state}")
-        return base.image_id, set(_installed_rpms(base.image_id))
-    return "pulled:" + ",".join(
-        sorted(load_prjconf(ctx.target.prjconf).docker_args.values())
-    ), set()
+        return base.image_id
+    return "pulled:" + ",".join(sorted(load_prjconf(ctx.target.prjconf).docker_args.values()))
 
 
 def run_stage(ctx: Context) -> list[ImageResult]:
@@ -300,8 +313,8 @@ def _run_stage(ctx: Context) -> list[ImageResult]:
             hint=f"run it again: nox -s rpms -- --target {ctx.target.name}",
         )
     plan = resolve(ctx)
-    base_id, base_rpms = _base(ctx)
-    builder = ImageBuilder(ctx, plan, rpms, base_id, base_rpms)
+    base_id = _base(ctx)
+    builder = ImageBuilder(ctx, plan, rpms, base_id)
     work = [
         (product, image)
         for name, product in ctx.project.products.items()
