@@ -37,6 +37,10 @@ from pipeline.tools import rpm
 
 URL_SCHEMES = ("https://", "http://")
 VERSION_LABEL = "org.opencontainers.image.version"
+#: The operator that composes its components' images from its own (pipeline/manifests.py).
+DERIVING_OPERATOR = "virt-operator"
+#: Above this many references the table lists only the mismatches (the summary counts all).
+FULL_TABLE_LIMIT = 60
 #: The upstream version in a release tag: ``v1.9.0``, ``1.9.0``, ``1.9.0-3.1`` give ``1.9.0``.
 UPSTREAM_VERSION = re.compile(r"^v?(\d+(?:\.\d+)*)")
 
@@ -236,13 +240,16 @@ def _check_tags(
 
 
 def show(findings: list[Finding]) -> None:
-    table = Table(title="verify-tags", title_justify="left")
-    for column in ("", "reference", "where", "problem"):
-        table.add_column(column, overflow="fold")
-    for f in findings:
-        mark = "[green]✓[/]" if f.ok else "[red]✗[/]"
-        table.add_row(mark, f.reference, f.where, "; ".join(f.problems))
-    console().print(table)
+    listed = findings if len(findings) <= FULL_TABLE_LIMIT else [f for f in findings if not f.ok]
+    if listed:
+        title = "verify-tags" if listed is findings else "verify-tags: the mismatches"
+        table = Table(title=title, title_justify="left")
+        for column in ("", "reference", "where", "problem"):
+            table.add_column(column, overflow="fold")
+        for f in listed:
+            mark = "[green]✓[/]" if f.ok else "[red]✗[/]"
+            table.add_row(mark, f.reference, f.where, "; ".join(f.problems))
+        console().print(table)
     for f in findings:
         if not f.ok:
             # One plain line per mismatch as well: logs and grep see it whole, never folded.
@@ -298,13 +305,15 @@ def run_stage(ctx: Context) -> list[Finding]:
 
 
 def _components(ctx: Context, product_name: str) -> list[str]:
-    """The component images virt-operator may derive: those of the version built; for given
-    manifests every image, trimmed afterwards by ``_shipped_only``."""
+    """The component images virt-operator may derive: those of the KubeVirt version built; for
+    given manifests those of every KubeVirt version, trimmed afterwards by ``_shipped_only``."""
     products = ctx.project.products
     if product_name:
         version = ctx.target.products[product_name].version
         return [i.name for i in products[product_name].images_for(version)]
-    return [i.name for p in products.values() for i in p.images]
+    return [
+        i.name for p in products.values() if p.operator_image == DERIVING_OPERATOR for i in p.images
+    ]
 
 
 def _shipped_only(scan: ManifestScan, products: dict[str, Product]) -> ManifestScan:
