@@ -12,6 +12,7 @@ image does not stop the others, and is reported as failed, never as built.
 
 from __future__ import annotations
 
+import difflib
 import json
 import re
 import shutil
@@ -195,24 +196,28 @@ class ImageBuilder:
             os_pretty_name=ctx.target.name,
             os_version_id_sp=self.prjconf.macro("sle_version"),
         )
-        run_services(load_service(workdir / "_service"), workdir, service_ctx)
-        dockerfile = load_dockerfile(workdir / "Dockerfile")
-        self._check_substituted(dockerfile, image)
-        if not any(dockerfile.builds_on(arch) for arch in self.arches):
-            result.state = "excluded"
-            result.error = "ExclusiveArch/ExcludeArch exclude every target platform"
-            return result
-        tags = self._tags(dockerfile, image, entry["version"], release)
-        reference = f"{self.plan.registry_path}/{image.name}:{entry['tag']}"
-        if reference not in tags:
-            raise InputError(
-                Location(
-                    image.directory / "Dockerfile",
-                    dockerfile.build_tags[0].line if dockerfile.build_tags else 0,
-                ),
-                f"no #!BuildTag gives {reference}, the reference the manifests name",
-                hint="tag %%TAGPREFIX%%/<image>:%%PKG_VERSION%%-%%PKG_RELEASE%%",
-            )
+        # The services and checks work on a copy; errors name the image's own files and lines.
+        try:
+            run_services(load_service(workdir / "_service"), workdir, service_ctx)
+            dockerfile = load_dockerfile(workdir / "Dockerfile")
+            self._check_substituted(dockerfile, image)
+            if not any(dockerfile.builds_on(arch) for arch in self.arches):
+                result.state = "excluded"
+                result.error = "ExclusiveArch/ExcludeArch exclude every target platform"
+                return result
+            tags = self._tags(dockerfile, image, entry["version"], release)
+            reference = f"{self.plan.registry_path}/{image.name}:{entry['tag']}"
+            if reference not in tags:
+                raise InputError(
+                    Location(
+                        image.directory / "Dockerfile",
+                        dockerfile.build_tags[0].line if dockerfile.build_tags else 0,
+                    ),
+                    f"no #!BuildTag gives {reference}, the reference the manifests name",
+                    hint="tag %%TAGPREFIX%%/<image>:%%PKG_VERSION%%-%%PKG_RELEASE%%",
+                )
+        except InputError as exc:
+            raise in_source(exc, workdir, image.directory) from exc
         volumes = []
         if dockerfile.use_obs_repositories:
             volumes = [
@@ -281,6 +286,36 @@ class ImageBuilder:
                 hint="add #!BuildTag: %%TAGPREFIX%%/<image>:%%PKG_VERSION%%-%%PKG_RELEASE%%",
             )
         return tags
+
+
+def source_line(processed: list[str], source: list[str], line: int) -> int:
+    """The line of the image's own Dockerfile that line ``line`` of its processed copy comes
+    from: the services substitute values in place and the label helper adds lines."""
+    matcher = difflib.SequenceMatcher(a=processed, b=source, autojunk=False)
+    for _, i1, i2, j1, j2 in matcher.get_opcodes():
+        if i1 <= line - 1 < i2:
+            if j2 == j1:  # added by a service: the source line before it
+                return max(j1, 1)
+            return j1 + min(line - 1 - i1, j2 - j1 - 1) + 1
+    return line
+
+
+def in_source(exc: InputError, workdir: Path, directory: Path) -> InputError:
+    """``exc`` pointing at the image directory's file instead of its copy under work/."""
+    where = exc.location
+    if where is None:
+        return exc
+    path = Path(where.path)
+    if path.is_relative_to(workdir):
+        path = directory / path.relative_to(workdir)
+    elif not path.is_relative_to(directory):
+        return exc
+    line = where.line
+    if path == directory / "Dockerfile" and line and (workdir / "Dockerfile").is_file():
+        processed = (workdir / "Dockerfile").read_text(errors="replace").splitlines()
+        source = (directory / "Dockerfile").read_text(errors="replace").splitlines()
+        line = source_line(processed, source, line)
+    return InputError(Location(path, line, where.column), exc.message, hint=exc.hint)
 
 
 def _base(ctx: Context) -> str:
