@@ -6,14 +6,28 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"kubevirt.io/containerized-data-importer/pkg/version"
 )
 
 // Main prints "<name> <gitVersion>" for no arguments or --version and exits 0; any other
-// argument is a usage error (exit 2).
+// argument is a usage error (exit 2). The logging flags upstream's binaries take from klog
+// (-alsologtostderr, -v=N, as the images' entrypoints pass them) are accepted and ignored.
 func Main(name string) {
-	os.Exit(run(name, os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(name, withoutLogFlags(os.Args[1:]), os.Stdout, os.Stderr))
+}
+
+func withoutLogFlags(args []string) []string {
+	kept := []string{}
+	for _, arg := range args {
+		flag := strings.TrimLeft(arg, "-")
+		if flag == "alsologtostderr" || flag == "logtostderr" || strings.HasPrefix(flag, "v=") {
+			continue
+		}
+		kept = append(kept, arg)
+	}
+	return kept
 }
 
 func run(name string, args []string, stdout, stderr io.Writer) int {
