@@ -91,11 +91,14 @@ class ToolError(PipelineError):
         returncode: int | None = None,
         stderr_tail: str = "",
         hint: str | None = None,
+        stdout_tail: str = "",
     ) -> None:
         super().__init__(message, hint=hint)
         self.argv = argv or []
         self.returncode = returncode
         self.stderr_tail = stderr_tail
+        #: What the tool printed last on stdout (buildah puts a failed RUN step's output there).
+        self.stdout_tail = stdout_tail
 
 
 class RegistryError(PipelineError):

@@ -30,7 +30,7 @@ from pipeline.base_image import ensure_local_base
 from pipeline.buildlock import build_lock
 from pipeline.config import Image, Product
 from pipeline.context import Context
-from pipeline.errors import ContainersError, InputError, Location, PipelineError
+from pipeline.errors import ContainersError, InputError, Location, PipelineError, ToolError
 from pipeline.inputs import tree_digest
 from pipeline.obs.dockerfile import Dockerfile, expand_build_tag, load_dockerfile
 from pipeline.obs.prjconf import load_prjconf
@@ -51,6 +51,7 @@ from pipeline.tools.run import recording
 #: sees only the repositories of its project.
 REPO_MOUNT = "/mnt"
 REPOS_D_MOUNT = "/etc/zypp/repos.d"
+FAILED_STEP = re.compile(r'building at STEP "(.+?)": (exit status \d+|.+)$', re.MULTILINE)
 PLACEHOLDER = re.compile(
     r"%%[A-Za-z_][A-Za-z0-9_]*%%|%(?:RELEASE|BUILDTIME|DISTURL|SOURCEURL|"
     r"OS_VERSION_ID|OS_PRETTY_NAME|OS_VERSION_ID_SP)%"
@@ -224,16 +225,19 @@ class ImageBuilder:
                 buildah.Volume(self.repo, REPO_MOUNT),
                 buildah.Volume(self.repos_d, REPOS_D_MOUNT),
             ]
-        image_id = buildah.build(
-            workdir,
-            workdir / "Dockerfile",
-            tags,
-            build_args=dict(self.prjconf.docker_args),
-            volumes=volumes,
-            timestamp=epoch,
-            pull_policy=ctx.target.pull,
-            layers=True,
-        )
+        try:
+            image_id = buildah.build(
+                workdir,
+                workdir / "Dockerfile",
+                tags,
+                build_args=dict(self.prjconf.docker_args),
+                volumes=volumes,
+                timestamp=epoch,
+                pull_policy=ctx.target.pull,
+                layers=True,
+            )
+        except ToolError as exc:
+            raise step_failure(exc, workdir, image.directory) from exc
         info = buildah.inspect(image_id)
         oci = info.get("OCIv1", {})
         layers = _layers(info)
@@ -298,6 +302,37 @@ def source_line(processed: list[str], source: list[str], line: int) -> int:
                 return max(j1, 1)
             return j1 + min(line - 1 - i1, j2 - j1 - 1) + 1
     return line
+
+
+def step_failure(exc: ToolError, workdir: Path, directory: Path) -> ToolError:
+    """A failed ``buildah build`` as the Dockerfile line of the step that failed and what the
+    step printed last (zypper's "No provider of ..."), instead of buildah's summary."""
+    step = FAILED_STEP.search(exc.stderr_tail)
+    if step is None or not (workdir / "Dockerfile").is_file():
+        return exc
+    processed = (workdir / "Dockerfile").read_text(errors="replace").splitlines()
+    source = (directory / "Dockerfile").read_text(errors="replace").splitlines()
+    number = next(
+        (
+            n
+            for n, text in enumerate(processed, start=1)
+            if text.strip() and step.group(1).startswith(text.rstrip("\\").strip())
+        ),
+        0,
+    )
+    where = Location(
+        directory / "Dockerfile", source_line(processed, source, number) if number else 0
+    )
+    output = [line.strip() for line in exc.stdout_tail.splitlines() if line.strip()]
+    cause = next((line for line in reversed(output) if not line.startswith("STEP ")), "")
+    keyword = step.group(1).split(" ", 1)[0]
+    return ToolError(
+        f"{where}: {keyword} failed ({step.group(2)}){': ' + cause if cause else ''}",
+        argv=exc.argv,
+        returncode=exc.returncode,
+        stderr_tail=exc.stderr_tail,
+        hint=exc.hint,
+    )
 
 
 def in_source(exc: InputError, workdir: Path, directory: Path) -> InputError:

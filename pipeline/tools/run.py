@@ -245,6 +245,7 @@ def run(
             argv=args,
             returncode=proc.returncode,
             stderr_tail=tail,
+            stdout_tail=_tail(stdout) if isinstance(stdout, str) else "",
             hint=f"command: {shlex.join(args)}; --debug shows its output",
         )
     return result
