@@ -40,6 +40,7 @@ from pipeline.reference import parse_reference
 from pipeline.release import ReleaseBook, ci_count
 from pipeline.report import require_section, section, write_section
 from pipeline.services.base import ServiceContext
+from pipeline.services.envfile import load_env
 from pipeline.services.runner import run_services
 from pipeline.stages.plan import Plan, resolve
 from pipeline.tools import buildah
@@ -50,6 +51,8 @@ from pipeline.tools.run import recording
 #: Mounting over repos.d hides the base's own repos, as a build with #!UseOBSRepositories on OBS
 #: sees only the repositories of its project.
 REPO_MOUNT = "/mnt"
+#: Where the meta RPM installs its env file (under the sysroot step 1 unpacked it into).
+META_DIR = "usr/lib/obs/service"
 REPOS_D_MOUNT = "/etc/zypp/repos.d"
 FAILED_STEP = re.compile(r'building at STEP "(.+?)": (exit status \d+|.+)$', re.MULTILINE)
 PLACEHOLDER = re.compile(
@@ -178,6 +181,7 @@ class ImageBuilder:
         old = self.up_to_date(image.name, inputs)
         if old is not None:
             return ImageResult(**{**old, "state": "up to date", "seconds": 0.0})
+        self._check_meta(product, entry)
         key = f"image/{image.name}"
         release = self.book.take(
             key, ci_count(ctx.project.root, [image.directory]), self.prjconf.render_release
@@ -259,6 +263,21 @@ class ImageBuilder:
             inputs=inputs,
             seconds=round(time.monotonic() - started, 2),
         )
+
+    def _check_meta(self, product: Product, entry: dict[str, Any]) -> None:
+        """The meta env file the services read is the one step 1 extracted and checked against
+        the plan (its values are in the report): a file changed since is refused, not used."""
+        path = self.sysroot / META_DIR / product.meta_service
+        meta = load_env(path)
+        values = meta.as_dict()
+        for key, recorded in sorted(entry.get("env", {}).items()):
+            if values.get(key) != recorded:
+                raise InputError(
+                    Location(path, meta.line_of(key)),
+                    f"{key}={values.get(key)!r} differs from {recorded!r}, the value the rpms "
+                    "stage extracted and checked against the plan",
+                    hint="the file comes from the meta RPM: re-run the rpms stage",
+                )
 
     def _check_substituted(self, dockerfile: Dockerfile, image: Image) -> None:
         for number, line in enumerate(dockerfile.lines, start=1):
