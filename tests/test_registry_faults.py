@@ -1,19 +1,18 @@
-"""Faults between the client and the real registry: a loopback proxy of our own that answers
-errors, throttles, drops connections or garbles bodies, then forwards to the real registry."""
+"""Faults between the client and the real registry: a loopback proxy of our own
+(tests/reliability/faultproxy.py) that answers errors, throttles, drops connections or garbles
+bodies, then forwards to the real registry."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
-import threading
 import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
 from pipeline.errors import RegistryError
 from pipeline.registry import (
@@ -26,87 +25,9 @@ from pipeline.registry import (
 )
 from pipeline.tools.registry_server import RegistryServer
 from tests.conftest import Buildah, PushedImage, push_image
+from tests.reliability.faultproxy import Fault, Proxy, answer, drop
 
 FAST = RetryPolicy(attempts=4, total_seconds=5.0, backoff=0.01, max_backoff=0.05)
-
-#: A fault returns True when it answered the request itself; False lets the proxy forward.
-Fault = Callable[[BaseHTTPRequestHandler], bool]
-
-
-class Proxy:
-    """A tiny HTTP server in a thread: runs ``faults`` in order, one per request, then forwards
-    to ``upstream`` (when there is one)."""
-
-    def __init__(self, upstream: str | None = None) -> None:
-        self.upstream = upstream
-        self.faults: list[Fault] = []
-        self.requests: list[str] = []
-        self.handler: Fault | None = None
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                proxy.serve(self)
-
-            do_HEAD = do_GET
-            do_DELETE = do_GET
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.address = f"127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def serve(self, h: BaseHTTPRequestHandler) -> None:
-        self.requests.append(f"{h.command} {h.path}")
-        if self.faults and self.faults.pop(0)(h):
-            return
-        if self.handler is not None and self.handler(h):
-            return
-        assert self.upstream, "no upstream and nothing answered"
-        resp = requests.request(
-            h.command,
-            f"{self.upstream}{h.path}",
-            headers={k: v for k, v in h.headers.items() if k.lower() != "host"},
-            timeout=10,
-            allow_redirects=False,
-        )
-        h.send_response(resp.status_code)
-        for name, value in resp.headers.items():
-            if name.lower() not in ("transfer-encoding", "connection", "content-encoding"):
-                h.send_header(name, value)
-        h.end_headers()
-        if h.command != "HEAD":
-            h.wfile.write(resp.content)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def answer(status: int, body: bytes = b"", headers: dict[str, str] | None = None) -> Fault:
-    def fault(h: BaseHTTPRequestHandler) -> bool:
-        h.send_response(status)
-        for name, value in (headers or {}).items():
-            h.send_header(name, value)
-        h.send_header("Content-Length", str(len(body)))
-        h.end_headers()
-        if h.command != "HEAD":
-            h.wfile.write(body)
-        return True
-
-    return fault
-
-
-def drop(h: BaseHTTPRequestHandler) -> bool:
-    """Close the connection without answering."""
-    h.close_connection = True
-    h.connection.shutdown(2)
-    return True
 
 
 @pytest.fixture

@@ -1,0 +1,120 @@
+"""SIGINT and SIGTERM at seeded random points of ``build`` and ``publish``; the next run recovers
+with no manual clean-up and never reuses a release number.
+
+- ``build`` in its rpms stage: the session's shared build was started, sent SIGTERM after a
+  random delay, then run to the end (``SharedBuild.interrupted``).
+- ``build`` in its containers stage: two Dockerfiles changed in a copy, so the run rebuilds two
+  images; it is interrupted twice (SIGINT, then SIGTERM), then run to the end.
+- ``publish`` of that rebuild: interrupted twice (SIGINT, SIGTERM), then run to the end, and
+  verify-tags is green.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import EXIT_OK
+from tests.reliability.conftest import SharedBuild, seeded
+from tests.reliability.invariants import check_published
+from tests.reliability.project import Project, interrupt, processes_mentioning, registry_tags
+
+pytestmark = [pytest.mark.tools, pytest.mark.slow]
+
+CHANGED = ("virt-api", "cdi-cloner")
+DOCKERFILES = {
+    "virt-api": "dockerfiles/kubevirt/virt-api/Dockerfile",
+    "cdi-cloner": "dockerfiles/cdi/cdi-cloner/Dockerfile",
+}
+
+
+def exit_of(sig: signal.Signals) -> int:
+    return 128 + int(sig)
+
+
+def assert_no_release_reused(before: dict[str, list[str]], after: dict[str, list[str]]) -> None:
+    """Every number handed out before is still recorded, in order, and none twice."""
+    for key, taken in after.items():
+        assert len(taken) == len(set(taken)), f"{key}: a release was handed out twice: {taken}"
+        assert taken[: len(before.get(key, []))] == before.get(key, []), key
+
+
+def assert_interrupted(returncode: int, sig: signal.Signals, output: str, root: Path) -> None:
+    assert returncode in (exit_of(sig), EXIT_OK), output[-3000:]
+    assert "Traceback" not in output, output[-3000:]
+    if returncode != EXIT_OK:
+        lines = [line for line in output.splitlines() if line.strip()]
+        assert lines[-1].startswith(f"Interrupted ({sig.name})"), lines[-1]
+    assert processes_mentioning(root) == [], "tools left running after the interruption"
+
+
+def test_sigterm_in_the_rpms_stage_of_build(shared: SharedBuild) -> None:
+    kill = shared.interrupted
+    assert kill.returncode == exit_of(signal.SIGTERM), kill.stderr[-3000:]
+    assert "Traceback" not in kill.stderr
+    assert kill.stderr.strip().splitlines()[-1].startswith("Interrupted (SIGTERM)")
+    assert kill.left_running == [], "rpmbuild (or go) kept running after SIGTERM"
+    assert_no_release_reused(kill.taken_after_kill, shared.taken_after_build)
+    project = Project(shared.root, shared.address)
+    for product, entry in project.report()["rpms"]["products"].items():
+        # The finished build took a number of its own: not the one the killed build held.
+        assert entry["release"] not in kill.taken_after_kill.get(product, []), product
+
+
+@pytest.fixture(scope="module")
+def rebuilt(shared: SharedBuild, tmp_path_factory: pytest.TempPathFactory) -> Project:
+    project = shared.copy(tmp_path_factory.mktemp("interrupt") / "project")
+    for path in DOCKERFILES.values():
+        with (project.root / path).open("a") as handle:
+            handle.write("\n# changed by the interruption suite\n")
+    return project
+
+
+def test_interrupted_containers_stage_recovers(rebuilt: Project) -> None:
+    project = rebuilt
+    rng = seeded("interrupt-build")
+    before = project.taken()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        taken = project.taken()
+        log = project.root.parent / f"build-{sig.name}.log"
+        # The rpms stage is a no-op of a few seconds here; the delay lands in or near the
+        # image builds.
+        returncode = interrupt(project.start("build", log=log), sig, rng.uniform(3.0, 14.0))
+        assert_interrupted(returncode, sig, log.read_text(), project.root)
+        assert_no_release_reused(taken, project.taken())
+        project.report()  # still valid JSON
+    result = project.run("build", "--json", "-")
+    assert result.returncode == EXIT_OK, result.explain()
+    assert_no_release_reused(before, project.taken())
+    images = project.report()["containers"]["images"]
+    for name in CHANGED:
+        entry = images[name]
+        assert entry["state"] in ("built", "up to date"), entry
+        held = project.taken()[f"image/{name}"]
+        # The image's %RELEASE is the last number handed out, never an earlier one.
+        assert entry["release"] == held[-1], (name, held)
+
+
+def test_interrupted_publish_recovers(rebuilt: Project, shared: SharedBuild) -> None:
+    project = rebuilt
+    if not project.report().get("containers"):
+        pytest.skip("the rebuild before it failed")
+    rng = seeded("interrupt-publish")
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        log = project.root.parent / f"publish-{sig.name}.log"
+        returncode = interrupt(project.start("publish", log=log), sig, rng.uniform(0.5, 4.0))
+        assert_interrupted(returncode, sig, log.read_text(), project.root)
+        check_published(project, shared.url, f"publish after {sig.name}")
+    result = project.run("publish")
+    assert result.returncode == EXIT_OK, result.explain()
+    check_published(project, shared.url, "publish re-run")
+    assert len(project.records()) == 2
+    verified = project.run("verify-tags")
+    assert verified.returncode == EXIT_OK, verified.explain()
+    tags = registry_tags(shared.url)
+    for name in CHANGED:
+        entry = project.report()["containers"]["images"][name]
+        repo = entry["reference"].split("/", 1)[1].rsplit(":", 1)[0]
+        assert tags[repo][entry["reference"].rsplit(":", 1)[1]] == entry["digest"], name
