@@ -142,6 +142,7 @@ def run_stage(ctx: Context) -> list[Pushed]:
                 if not isinstance(there, NotFound) and recorded and there.digest == recorded:
                     done.skipped.append(tag)
                     continue
+                _withdraw_record(ctx, product, rpms["products"][product]["tag"])
                 with out.status(f"push {tag}"):
                     digest = _push(entry["id"], tag, Path(tmp))
                 done.pushed.append(tag)
@@ -173,6 +174,17 @@ def run_stage(ctx: Context) -> list[Pushed]:
         _write_records(ctx, rpms, results)
     _remember_digests(ctx, results)
     return results
+
+
+def _withdraw_record(ctx: Context, product: str, tag: str) -> None:
+    """Before a tag of a published set changes (an image rebuilt under the product's tag, as
+    OBS re-publishes a rebuilt container), its release record goes: a record exists only while
+    the registry holds exactly the set it lists. The record is written again once the set is
+    complete."""
+    record = ctx.build_dir / "releases" / f"{product}-{tag}.json"
+    if record.exists():
+        record.unlink()
+        console().print(f"[yellow]{record.name}: withdrawn until the changed set is complete[/]")
 
 
 def _write_records(ctx: Context, rpms: dict[str, Any], results: list[Pushed]) -> None:
