@@ -22,7 +22,7 @@ from pathlib import Path
 import requests
 
 from pipeline.registry import ACCEPT
-from pipeline.tools.run import run
+from pipeline.tools.buildah import PrivateStore
 
 VERSION_LABEL = "org.opencontainers.image.version"
 #: Components that run as a DaemonSet or a Deployment in a cluster; the rest appear in Pods.
@@ -205,38 +205,17 @@ def write_manifests(scale: ScaleSet, directory: Path) -> list[Path]:
 
 @dataclass(frozen=True)
 class ScratchImages:
-    """buildah on a private vfs storage root: tiny real images, never mixed with the host's."""
+    """Tiny real images on a private buildah store, never mixed with the host's."""
 
     root: Path
 
-    def buildah(self, *args: str) -> str:
-        argv = [
-            "buildah",
-            "--root",
-            str(self.root / "storage"),
-            "--runroot",
-            str(self.root / "run"),
-            "--storage-driver",
-            "vfs",
-            *args,
-        ]
-        return run(argv, timeout=300).stdout.strip()
+    @property
+    def buildah(self) -> PrivateStore:
+        return PrivateStore(self.root)
 
     def make(self, name: str, content: str, labels: dict[str, str]) -> str:
         """A one-layer image (``/content.txt`` on scratch) committed as ``name``."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        source = self.root / "content.txt"
-        source.write_text(content)
-        container = self.buildah("from", "scratch")
-        try:
-            self.buildah("copy", "--quiet", container, str(source), "/content.txt")
-            config = ["config", "--os", "linux", "--arch", "amd64"]
-            for key, value in labels.items():
-                config += ["--label", f"{key}={value}"]
-            self.buildah(*config, container)
-            return self.buildah("commit", "--quiet", container, name)
-        finally:
-            self.buildah("rm", container)
+        return self.buildah.image(name, content=content, labels=labels)
 
     def push(self, name: str, reference: str) -> None:
         self.buildah("push", "--quiet", "--tls-verify=false", name, f"docker://{reference}")

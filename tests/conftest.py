@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.tools import registry_server
-from pipeline.tools.run import run
+from pipeline.tools.buildah import PrivateStore
 
 
 def need_tool(name: str) -> str:
@@ -34,49 +34,8 @@ def need_tool(name: str) -> str:
     pytest.skip(message)
 
 
-@dataclass(frozen=True)
-class Buildah:
-    """buildah on a private storage root, so tests neither see nor disturb other images."""
-
-    root: Path
-
-    def __call__(self, *args: str) -> str:
-        argv = [
-            "buildah",
-            "--root",
-            str(self.root / "storage"),
-            "--runroot",
-            str(self.root / "run"),
-            "--storage-driver",
-            "vfs",
-            *args,
-        ]
-        return run(argv, timeout=300).stdout.strip()
-
-    def image(
-        self,
-        name: str,
-        *,
-        content: str,
-        arch: str = "amd64",
-        variant: str | None = None,
-        labels: dict[str, str] | None = None,
-    ) -> str:
-        """A real one-layer image (a text file on scratch) committed as ``name``."""
-        source = self.root / f"content-{uuid.uuid4().hex}.txt"
-        source.write_text(content)
-        container = self("from", "scratch")
-        try:
-            self("copy", container, str(source), "/content.txt")
-            config = ["config", "--os", "linux", "--arch", arch]
-            if variant:
-                config += ["--variant", variant]
-            for key, value in (labels or {}).items():
-                config += ["--label", f"{key}={value}"]
-            self(*config, container)
-            return self("commit", "--quiet", container, name)
-        finally:
-            self("rm", container)
+#: buildah on a private store (tests import it from here).
+Buildah = PrivateStore
 
 
 @dataclass(frozen=True)
