@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -47,6 +50,27 @@ def test_start_status_stop(tmp_path: Path) -> None:
     assert registry_server.stop(root) is False
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{server.url}/v2/", timeout=2)
+
+
+def test_start_during_a_slow_stop_waits_for_it(tmp_path: Path) -> None:
+    """A stop in another thread (the fault proxy's "kill") and a restart on the same port: the
+    restart must wait, so the stop cannot remove the new server's state files and orphan it."""
+    need_tool(registry_server.BINARY)
+    root = tmp_path / "reg"
+    old = registry_server.start(root)
+    # A stopped process ignores SIGTERM until SIGKILL, so this stop takes its whole grace time.
+    os.kill(old.pid, signal.SIGSTOP)
+    stopper = threading.Thread(target=registry_server.stop, args=(root,))
+    stopper.start()
+    time.sleep(0.5)
+    new = registry_server.start(root, port=old.port)
+    stopper.join()
+    try:
+        assert new.pid != old.pid
+        assert registry_server.status(root) == new
+        assert requests.get(f"{new.url}/v2/", timeout=5).status_code == 200
+    finally:
+        assert registry_server.stop(root) is True
 
 
 def test_stop_never_kills_a_pid_that_is_not_its_registry(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import fcntl
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,7 @@ PID_FILE = "registry.pid"
 STATE_FILE = "registry.json"
 CONFIG_FILE = "config.yml"
 LOG_FILE = "registry.log"
+LOCK_FILE = "registry.lock"
 
 # Popen children of this process, so ``stop`` can reap them (no zombie keeps the pid alive).
 _children: dict[int, subprocess.Popen[bytes]] = {}
@@ -227,6 +230,19 @@ def _wait_ready(server: RegistryServer, proc: subprocess.Popen[bytes], seconds: 
     )
 
 
+@contextlib.contextmanager
+def _exclusive(root: Path) -> Iterator[None]:
+    """Serialise start and stop of one root, across processes and threads (flock on a file).
+
+    Without it a stop that is still shutting the old server down can remove the state files of
+    a server started meanwhile on the same port, which then runs on unseen and holds the port.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / LOCK_FILE, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def start(
     root: Path = DEFAULT_ROOT,
     port: int | None = None,
@@ -241,6 +257,17 @@ def start(
     basic auth. Returns once ``/v2/`` answers.
     """
     root = root.resolve()
+    with _exclusive(root):
+        return _start(root, port, auth, tls, wait_seconds)
+
+
+def _start(
+    root: Path,
+    port: int | None,
+    auth: BasicAuth | None,
+    tls: TLSFiles | bool | None,
+    wait_seconds: float,
+) -> RegistryServer:
     running = status(root)
     if running is not None:
         if port is None or port == running.port:
@@ -336,13 +363,16 @@ def _terminate(pid: int, grace: float = 10.0) -> None:
 def stop(root: Path = DEFAULT_ROOT) -> bool:
     """Stop the registry of ``root``. False when none was running (stale files are removed)."""
     root = root.resolve()
-    server = _read_state(root)
-    stopped = False
-    if server is not None and _pid_is_ours(server.pid, root):
-        _terminate(server.pid)
-        stopped = True
-    elif server is not None:
-        log.info("registry pid %d of %s is not running any more", server.pid, root)
-    for name in (PID_FILE, STATE_FILE):
-        (root / name).unlink(missing_ok=True)
-    return stopped
+    if not root.is_dir():
+        return False
+    with _exclusive(root):
+        server = _read_state(root)
+        stopped = False
+        if server is not None and _pid_is_ours(server.pid, root):
+            _terminate(server.pid)
+            stopped = True
+        elif server is not None:
+            log.info("registry pid %d of %s is not running any more", server.pid, root)
+        for name in (PID_FILE, STATE_FILE):
+            (root / name).unlink(missing_ok=True)
+        return stopped

@@ -74,9 +74,12 @@ class SharedBuild:
         return Project(copy_project(destination, built=self.root), self.address)
 
     def restart_registry(self) -> None:
-        """Start the registry again on its port (after a test killed it)."""
-        if registry_server.status(self.registry.root) is None:
-            registry_server.start(self.registry.root, port=self.registry.port)
+        """Start the registry again on its port (after a test killed it).
+
+        ``start`` returns the running server if there is one; it waits for a stop still under
+        way in the proxy's thread, where a "kill" fault stops the registry.
+        """
+        registry_server.start(self.registry.root, port=self.registry.port)
 
 
 def _kept() -> dict[str, Any]:
