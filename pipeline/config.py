@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.errors import InputError
-from pipeline.yamlfile import Node, load_yaml
+from pipeline.markedyaml import load_file
+from pipeline.yamlfile import Node
 
 PROJECT_FILE = "pipeline.yaml"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -269,7 +270,7 @@ def load_project(path: Path) -> Project:
     """Load and validate pipeline.yaml; relative paths in it are relative to its directory."""
     path = path.absolute()
     root = path.parent
-    top = Node.root(path, load_yaml(path))
+    top = Node.root(path, load_file(path))
     top.check_keys({"products", "targets"}, frozenset({"products", "targets"}))
     products: dict[str, Product] = {}
     for name, node in top.child("products").items("product"):

@@ -16,22 +16,19 @@ Derived, the way the operators do it at run time:
 - cdi-operator takes each component image from its env vars (``CONTROLLER_IMAGE``...), so those
   are component images as they stand.
 
-The loader is ruamel.yaml's round-trip loader, because it keeps line numbers.
+Documents are read by ``pipeline.markedyaml``: plain dicts and lists that keep every key's line.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
 from pipeline.errors import InputError, Location
+from pipeline.markedyaml import MarkedMap, load_all, position, read_text
 from pipeline.reference import ImageReference, parse_reference
 
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
@@ -153,17 +150,9 @@ class _Walk:
     def key_position(self, node: Any, key: Any) -> tuple[int, int]:
         """1-based line and column of ``key`` in mapping ``node`` (the key: aliases point the
         value at its anchor)."""
-        try:
-            line, col = node.lc.key(key)
-            return int(line) + 1, int(col) + 1
-        except (AttributeError, KeyError, TypeError):
-            return self.node_position(node)
-
-    def node_position(self, node: Any) -> tuple[int, int]:
-        try:
-            return int(node.lc.line) + 1, int(node.lc.col) + 1
-        except (AttributeError, TypeError):
-            return 0, 0
+        if isinstance(node, MarkedMap):
+            return node.key_position(key)
+        return position(node)
 
     def reference(self, node: Any, key: Any, value: Any) -> tuple[ImageReference, int, int]:
         line, col = self.key_position(node, key)
@@ -202,7 +191,7 @@ def _describe(value: Any) -> str:
     if value is None:
         return "nothing"
     if isinstance(value, str):
-        return "an empty string"
+        return "a string" if value else "an empty string"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, Mapping):
@@ -290,7 +279,7 @@ def _walk_document(walk: _Walk, doc: Any, line: int) -> None:
     name = name if isinstance(name, str) else "?"
     if kind == "List" or (kind.endswith("List") and isinstance(doc.get("items"), list)):
         for item in doc.get("items") or []:
-            _walk_document(walk, item, walk.node_position(item)[0] or line)
+            _walk_document(walk, item, position(item)[0] or line)
         return
     if kind in POD_SPEC_PATHS:
         path = POD_SPEC_PATHS[kind]
@@ -431,23 +420,6 @@ def _set_component(walk: _Walk, found: FoundImage, component: str) -> None:
 # --------------------------------------------------------------------------- entry points
 
 
-def _documents(text: str, file: str) -> Iterator[tuple[Any, int]]:
-    yaml = YAML(typ="rt")
-    try:
-        for doc in yaml.load_all(text):
-            if doc is None:
-                continue
-            line = int(doc.lc.line) + 1 if isinstance(doc, CommentedMap | CommentedSeq) else 0
-            yield doc, line
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
-        problem = exc.problem or exc.context or "malformed YAML"
-        raise InputError(Location(file, line, col), f"malformed YAML: {problem}") from None
-    except YAMLError as exc:
-        raise InputError(Location(file), f"malformed YAML: {' '.join(str(exc).split())}") from None
-
-
 def scan_text(text: str, file: str = "<text>", components: Sequence[str] = ()) -> ManifestScan:
     """Scan YAML ``text`` (any number of documents); ``file`` names it in results and errors.
 
@@ -455,7 +427,7 @@ def scan_text(text: str, file: str = "<text>", components: Sequence[str] = ()) -
     ``("virt-api", "virt-controller", "virt-handler", "virt-launcher")``.
     """
     walk = _Walk(file)
-    for doc, line in _documents(text, file):
+    for doc, (line, _) in load_all(text, file):
         _walk_document(walk, doc, line)
     _derive(walk, components)
     return ManifestScan(tuple(walk.images), tuple(walk.versions))
@@ -464,15 +436,7 @@ def scan_text(text: str, file: str = "<text>", components: Sequence[str] = ()) -
 def scan_file(path: Path | str, components: Sequence[str] = ()) -> ManifestScan:
     """Scan one manifest file."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, "manifest file not found") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror}") from None
-    return scan_text(text, str(path), components)
+    return scan_text(read_text(path, "manifest file"), str(path), components)
 
 
 def scan_files(paths: Iterable[Path | str], components: Sequence[str] = ()) -> ManifestScan:
@@ -481,16 +445,9 @@ def scan_files(paths: Iterable[Path | str], components: Sequence[str] = ()) -> M
     walk = _Walk("")
     for path in paths:
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise InputError(path, "manifest file not found") from None
-        except UnicodeDecodeError as exc:
-            raise InputError(path, f"not UTF-8 text (byte {exc.start})") from None
-        except OSError as exc:
-            raise InputError(path, f"cannot read: {exc.strerror}") from None
+        text = read_text(path, "manifest file")
         walk.file = str(path)
-        for doc, line in _documents(text, str(path)):
+        for doc, (line, _) in load_all(text, str(path)):
             _walk_document(walk, doc, line)
     _derive(walk, components)
     return ManifestScan(tuple(walk.images), tuple(walk.versions))

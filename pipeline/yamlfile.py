@@ -1,6 +1,6 @@
 """Strict YAML reading with positions: every value knows its file, line and column.
 
-ruamel.yaml's round-trip loader keeps the position of each key and value; the helpers here turn a
+``pipeline.markedyaml`` keeps the position of each key and value; the helpers here turn a
 loaded mapping into checked Python values and raise ``InputError`` pointing at the offending spot
 instead of a ``KeyError`` or a traceback.
 """
@@ -11,33 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
-
 from pipeline.errors import InputError, Location
-
-
-def load_yaml(path: Path) -> Any:
-    """Load one YAML document with positions; a syntax error is an ``InputError`` at its line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise InputError(path, "file not found") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot read: {exc}") from exc
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
-    try:
-        return yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
-        column = mark.column + 1 if mark else 0
-        problem = exc.problem or exc.context or "invalid YAML"
-        raise InputError(Location(path, line, column), f"YAML: {problem}") from exc
-    except YAMLError as exc:
-        raise InputError(path, f"YAML: {exc}") from exc
+from pipeline.markedyaml import MarkedMap, MarkedSeq
 
 
 class Node:
@@ -58,26 +33,22 @@ class Node:
     def error(self, message: str, hint: str | None = None) -> InputError:
         return InputError(self.where, message, hint=hint)
 
-    def require_mapping(self) -> CommentedMap:
-        if not isinstance(self.data, CommentedMap):
+    def require_mapping(self) -> MarkedMap:
+        if not isinstance(self.data, MarkedMap):
             raise self.error(f"{self.what} must be a mapping", hint="write `key: value` lines")
         return self.data
 
     def _key_location(self, key: str) -> Location:
         mapping = self.require_mapping()
-        try:
-            line, column = mapping.lc.key(key)
-        except (KeyError, TypeError):
+        if key not in mapping.key_positions:
             return self.where
-        return Location(self.path, line + 1, column + 1)
+        return Location(self.path, *mapping.key_position(key))
 
     def _value_location(self, key: str) -> Location:
         mapping = self.require_mapping()
-        try:
-            line, column = mapping.lc.value(key)
-        except (KeyError, TypeError):
+        if key not in mapping.value_positions:
             return self._key_location(key)
-        return Location(self.path, line + 1, column + 1)
+        return Location(self.path, *mapping.value_position(key))
 
     def check_keys(self, allowed: set[str], required: frozenset[str] = frozenset()) -> None:
         mapping = self.require_mapping()
@@ -109,14 +80,10 @@ class Node:
             yield key, Node(self.path, mapping[key], self._value_location(key), f"{what} {key!r}")
 
     def elements(self, what: str) -> Iterator[Node]:
-        if not isinstance(self.data, CommentedSeq):
+        if not isinstance(self.data, MarkedSeq):
             raise self.error(f"{self.what} must be a list", hint="write `- item` lines")
         for index, item in enumerate(self.data):
-            try:
-                line, column = self.data.lc.item(index)
-                where = Location(self.path, line + 1, column + 1)
-            except (KeyError, TypeError, IndexError):
-                where = self.where
+            where = Location(self.path, *self.data.item_position(index))
             yield Node(self.path, item, where, f"{what} #{index + 1}")
 
     def string(self, key: str, default: str | None = None) -> str:

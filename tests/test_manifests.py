@@ -147,7 +147,7 @@ def test_multi_document_with_empty_documents_and_lists() -> None:
 @pytest.mark.parametrize(
     ("name", "where", "message"),
     [
-        ("bad-yaml.yaml", ":9:9:", "malformed YAML: mapping values are not allowed here"),
+        ("bad-yaml.yaml", ":9:9:", "malformed YAML: mapping values are not allowed"),
         ("bad-tag.yaml", ":8:5:", "invalid tag 'v0,21.0'"),
         ("not-mapping.yaml", ":6:", "must be a mapping, found a list"),
         ("bad-image-type.yaml", ":8:5:", "image: expected an image reference string"),
@@ -172,7 +172,7 @@ def test_other_input_errors(tmp_path: Path) -> None:
     cases = [
         ("a: 1\na: 2\n", "x.yaml:2:1: malformed YAML: found duplicate key"),
         ("kind: Pod\nspec:\n  containers: {}\n", "x.yaml:3:3: containers must be a list"),
-        ("just a string\n", "x.yaml: a Kubernetes document must be a mapping"),
+        ("just a string\n", "x.yaml:1: a Kubernetes document must be a mapping, found a string"),
         ("a: [1\n", "x.yaml:2:1: malformed YAML"),
     ]
     for text, expected in cases:
