@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -50,6 +51,29 @@ def test_start_status_stop(tmp_path: Path) -> None:
     assert registry_server.stop(root) is False
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{server.url}/v2/", timeout=2)
+
+
+def test_a_port_left_in_time_wait_is_free() -> None:
+    """A server that closed its connections first leaves them in TIME_WAIT on its port; a
+    registry restarted there (its Go listener sets SO_REUSEADDR) can listen, so the check must
+    say free. Without SO_REUSEADDR in the check, every restart after a kill failed for 60 s."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    served, _ = listener.accept()
+    served.close()  # the server side closes first: its end goes to TIME_WAIT
+    client.recv(1)
+    client.close()
+    listener.close()
+    assert registry_server._port_free(port)
+    # A port someone listens on is still taken.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        assert not registry_server._port_free(busy.getsockname()[1])
 
 
 def test_start_during_a_slow_stop_waits_for_it(tmp_path: Path) -> None:

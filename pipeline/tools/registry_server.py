@@ -86,7 +86,14 @@ def free_port(host: str = LOOPBACK) -> int:
 
 
 def _port_free(port: int, host: str = LOOPBACK) -> bool:
+    """Whether a server could listen on ``port`` now.
+
+    With SO_REUSEADDR, as the registry's own Go listener has: connections of a server that just
+    stopped linger in TIME_WAIT on its port for a minute, and without the option they would make
+    a free port look taken (a registry restarted on its port after a crash).
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
