@@ -402,7 +402,8 @@ def _derive(walk: _Walk, components: Sequence[str]) -> None:
 
 
 def _set_component(walk: _Walk, found: FoundImage, component: str) -> None:
-    index = walk.images.index(found)
+    # By identity: equal images found twice (two files of one release) are each their own entry.
+    index = next(i for i, image in enumerate(walk.images) if image is found)
     walk.images[index] = FoundImage(
         found.reference,
         found.text,
