@@ -374,8 +374,8 @@ def remove_images(prefix: str) -> None:
     try:
         names = [
             name
-            for image in buildah.images()
-            for name in image.get("names") or []
+            for image_names in buildah.stored_images().values()
+            for name in image_names
             if name.startswith(prefix)
         ]
         if names:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import logging
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,8 @@ from pathlib import Path
 from pipeline.errors import ContainersError, InputError, Location, ToolError
 from pipeline.tools import buildah
 from pipeline.tools.run import run
+
+log = logging.getLogger("pipeline.base_image")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INPUTS_DIR = REPO_ROOT / "base" / "local"
@@ -347,9 +350,13 @@ def _prune(repository: str, keep: set[str]) -> None:
     """Untag the base images of earlier inputs; their layers go once nothing uses them."""
     stale = [
         name
-        for image in buildah.images()
-        for name in image.get("names") or []
+        for names in buildah.stored_images().values()
+        for name in names
         if name.startswith(f"{repository}:") and name.rpartition(":")[2] not in keep
     ]
-    if stale:
+    if not stale:
+        return
+    try:
         buildah.rmi(*stale)
+    except ToolError as exc:  # housekeeping: a stale tag costs disk, never the build
+        log.warning("could not untag the earlier base images %s: %s", ", ".join(stale), exc.message)

@@ -20,6 +20,7 @@ import requests
 from pipeline import base_image
 from pipeline.errors import ToolError
 from pipeline.tools import buildah
+from pipeline.tools.buildah import PrivateStore
 from pipeline.tools.registry_server import RegistryServer
 from pipeline.tools.run import run
 from tests.conftest import need_tool
@@ -78,8 +79,7 @@ def test_build_tags_labels_and_reproducible_id(context: Path, names: list[str]) 
     assert oci["config"]["Labels"]["flavour"] == "mint"
     assert oci["config"]["Labels"]["org.example.extra"] == "yes"
     assert oci["created"].startswith("1970-01-01T00:00:00")
-    listed = {image["id"]: image["names"] for image in buildah.images()}
-    assert set(listed[image_id]) >= {first, second}
+    assert set(buildah.stored_images()[image_id]) >= {first, second}
     # same inputs, same timestamp: the same image, so a rebuild makes no new digest
     again = _name(names, ":3")
     assert buildah.build(context, context / "Dockerfile", [again], **kwargs) == image_id  # type: ignore[arg-type]
@@ -179,3 +179,52 @@ def test_push_to_an_oci_layout(context: Path, names: list[str], tmp_path: Path) 
     index = json.loads((layout / "index.json").read_text())
     assert [m["digest"] for m in index["manifests"]] == [digest]
     assert index["manifests"][0]["annotations"]["org.opencontainers.image.ref.name"] == "v1"
+
+
+def _index_entry(image_id: str, *big_data: str) -> dict[str, object]:
+    return {"id": image_id, "layer": "l" + image_id, "big-data-names": list(big_data)}
+
+
+def test_abandoned_images_are_old_images_without_any_manifest(tmp_path: Path) -> None:
+    """The store index as containers/storage writes it; the times are the directories'."""
+    entries = {
+        "complete": _index_entry("complete", "sha256:c", "manifest-sha256:m", "manifest"),
+        "digest-manifest-only": _index_entry("digest-manifest-only", "manifest-sha256:m"),
+        "killed-long-ago": {"id": "killed-long-ago", "layer": "x", "created": "2026-07-27"},
+        "killed-just-now": _index_entry("killed-just-now", "sha256:c"),
+    }
+    (tmp_path / "images.json").write_text(json.dumps(list(entries.values())))
+    now = 1_000_000.0
+    for name in entries:
+        (tmp_path / name).mkdir()
+        age = 60.0 if name == "killed-just-now" else 3600.0
+        os.utime(tmp_path / name, (now - age, now - age))
+    assert buildah.abandoned_images(tmp_path, older_than=600, now=now) == ["killed-long-ago"]
+    # A commit that may still be running (another build on the store) is never taken.
+    assert buildah.abandoned_images(tmp_path, older_than=30, now=now) == [
+        "killed-long-ago",
+        "killed-just-now",
+    ]
+    assert buildah.abandoned_images(tmp_path / "missing") == []
+
+
+def test_an_abandoned_image_in_a_real_store_is_found_and_removed(tmp_path: Path) -> None:
+    """What a killed commit left in this machine's store (id, layer, created: no manifest),
+    made in a private store from a real image; found, removed by id, the other image kept."""
+    need_tool("buildah")
+    store = PrivateStore(tmp_path)
+    killed = store.image("localhost/killed:1", content="half-committed\n")
+    kept = store.image("localhost/kept:1", content="whole\n")
+    images_dir = tmp_path / "storage" / "vfs-images"
+    index = json.loads((images_dir / "images.json").read_text())
+    for entry in index:
+        if entry["id"] == killed:
+            for key in [k for k in entry if k not in ("id", "layer", "created")]:
+                del entry[key]
+    (images_dir / "images.json").write_text(json.dumps(index))
+    for item in (images_dir / killed).iterdir():
+        item.unlink()
+    assert buildah.abandoned_images(images_dir, older_than=0) == [killed]
+    store("rmi", "--force", killed)
+    assert buildah.abandoned_images(images_dir, older_than=0) == []
+    assert kept in store("images", "--quiet", "--no-trunc")

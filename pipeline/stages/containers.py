@@ -402,6 +402,13 @@ def _run_stage(ctx: Context) -> list[ImageResult]:
             hint=f"run it again: nox -s rpms -- --target {ctx.target.name}",
         )
     plan = resolve(ctx)
+    # A build killed while buildah committed may have left an image without a manifest, and
+    # while it is there `buildah images` fails for every image: the next build removes it.
+    for image_id in buildah.remove_abandoned_images():
+        console().print(
+            f"[yellow]removed image {image_id[:12]}: an interrupted build left it "
+            "without a manifest[/]"
+        )
     base_id = _base(ctx)
     builder = ImageBuilder(ctx, plan, rpms, base_id)
     work = [
