@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urljoin
 
 import requests
@@ -114,6 +114,7 @@ class Failed:
 
 
 Result = ManifestInfo | NotFound | Failed
+_Answer = TypeVar("_Answer")
 
 
 # --------------------------------------------------------------------------- settings
@@ -348,6 +349,27 @@ def _as_reference(ref: ImageReference | str) -> ImageReference:
 
 
 # --------------------------------------------------------------------------- the client
+
+
+def _for_each(
+    refs: Iterable[ImageReference | str],
+    one: Callable[[ImageReference], _Answer],
+    workers: int,
+) -> list[_Answer | Failed]:
+    """``one`` for every reference, ``workers`` at a time, answers in the given order; a
+    reference whose request fails (auth, unreachable) gives ``Failed``, not an exception."""
+    parsed = [_as_reference(r) for r in refs]
+
+    def guarded(ref: ImageReference) -> _Answer | Failed:
+        try:
+            return one(ref)
+        except RegistryError as exc:
+            return Failed(ref, exc.one_line())
+
+    if not parsed:
+        return []
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="registry") as pool:
+        return list(pool.map(guarded, parsed))
 
 
 class RegistryClient:
@@ -934,18 +956,7 @@ class RegistryClient:
         self, refs: Iterable[ImageReference | str], *, workers: int = 16
     ) -> list[ImageDetails | NotFound | Failed]:
         """``describe`` for every reference concurrently, in order; a failed one is ``Failed``."""
-        parsed = [_as_reference(r) for r in refs]
-
-        def one(ref: ImageReference) -> ImageDetails | NotFound | Failed:
-            try:
-                return self.describe(ref)
-            except RegistryError as exc:
-                return Failed(ref, exc.one_line())
-
-        if not parsed:
-            return []
-        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="registry") as pool:
-            return list(pool.map(one, parsed))
+        return _for_each(refs, self.describe, workers)
 
     def check_many(
         self,
@@ -960,20 +971,13 @@ class RegistryClient:
         ``method`` "head" only asks for the digest; "get" also reads platforms and config digest.
         A reference whose check fails (auth, unreachable) gives ``Failed``, not an exception.
         """
-        parsed = [_as_reference(r) for r in refs]
 
-        def one(ref: ImageReference) -> Result:
-            try:
-                if method == "head":
-                    return self.head_manifest(ref)
-                return self.get_manifest(ref, resolve_platform=resolve_platform)
-            except RegistryError as exc:
-                return Failed(ref, exc.one_line())
+        def one(ref: ImageReference) -> ManifestInfo | NotFound:
+            if method == "head":
+                return self.head_manifest(ref)
+            return self.get_manifest(ref, resolve_platform=resolve_platform)
 
-        if not parsed:
-            return []
-        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="registry") as pool:
-            return list(pool.map(one, parsed))
+        return _for_each(refs, one, workers)
 
     # ---------------------------------------------------------------- checks
 
