@@ -10,6 +10,8 @@ import base64
 import json
 import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -19,6 +21,20 @@ import pytest
 
 from pipeline.tools import registry_server
 from pipeline.tools.buildah import PrivateStore
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_pipeline(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    """``python -m pipeline ARGS`` in ``cwd`` (the repository by default), output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def need_tool(name: str) -> str:

@@ -10,15 +10,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import VERB_NAMES, parse
+from tests.conftest import run_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 SESSIONS = ("setup-host", "plan", "rpms", "containers", "build", "publish", "verify-tags",
             "tests", "lint", "bench")
-
-
-def pipeline(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True,
-                          text=True, check=False, cwd=ROOT)
 
 
 def test_nox_lists_every_session_with_a_description() -> None:
@@ -37,7 +33,7 @@ def test_nox_arguments_and_the_cli_parse_the_same() -> None:
 
 
 def test_plan_sle15_sp3() -> None:
-    result = pipeline("plan", "--target", "sle15-sp3", "--json")
+    result = run_pipeline("plan", "--target", "sle15-sp3", "--json")
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert plan["base_images"] == ["registry.suse.com/suse/sle15:15.3"]
@@ -57,7 +53,7 @@ def test_plan_sle15_sp3() -> None:
 
 
 def test_plan_tumbleweed() -> None:
-    result = pipeline("plan", "--target", "tumbleweed", "--json")
+    result = run_pipeline("plan", "--target", "tumbleweed", "--json")
     assert result.returncode == 0, result.stderr
     plan = json.loads(result.stdout)
     assert plan["base_images"] == ["registry.opensuse.org/opensuse/tumbleweed"]
@@ -67,7 +63,7 @@ def test_plan_tumbleweed() -> None:
 
 
 def test_plan_human_output_is_a_table() -> None:
-    result = pipeline("plan", "--target", "sle15-sp2")
+    result = run_pipeline("plan", "--target", "sle15-sp2")
     assert result.returncode == 0, result.stderr
     assert "registry.suse.com/suse/sles/15.2" in result.stderr
     assert "virt-operator:0.40.0-" in result.stderr
@@ -82,7 +78,7 @@ def test_plan_human_output_is_a_table() -> None:
     ],
 )
 def test_usage_errors_exit_2_without_traceback(args: list[str], code: int, words: str) -> None:
-    result = pipeline(*args)
+    result = run_pipeline(*args)
     assert result.returncode == code
     assert words in result.stderr
     assert "Traceback" not in result.stderr

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -22,11 +21,11 @@ from pipeline.tools import buildah
 from pipeline.tools import rpm as rpmtool
 from pipeline.tools.registry_server import RegistryServer
 from tests.conftest import need_tool
+from tests.reliability.project import copy_project
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("pipeline.yaml", "prjconf", "specs", "samples", "dockerfiles")
 KUBEVIRT_PACKAGES = {
     "kubevirt-virtctl",
     "kubevirt-virt-api",
@@ -93,13 +92,7 @@ class LocalBuild:
 def local(tmp_path_factory: pytest.TempPathFactory, registry: RegistryServer) -> LocalBuild:
     for tool in ("rpmbuild", "createrepo_c", "buildah", "zypper", "go", "debootstrap", "skopeo"):
         need_tool(tool)
-    project = tmp_path_factory.mktemp("project")
-    for name in COPIED:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("_out"))
-        else:
-            shutil.copy2(source, project / name)
+    project = copy_project(tmp_path_factory.mktemp("project"))
     build = LocalBuild(project, registry)
     result = build.pipeline("build")
     assert result.returncode == 0, result.stderr[-3000:]

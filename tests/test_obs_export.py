@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -20,24 +18,14 @@ from pipeline.obs.service import load_service
 from pipeline.obs_export import DOWNLOAD_SERVICE, provided_services
 from pipeline.sources import pack_sample
 from pipeline.stages.rpms import source_date_epoch
+from tests.conftest import run_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = load_project(ROOT / "pipeline.yaml")
 
 
-def pipeline(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=cwd,
-        timeout=300,
-    )
-
-
 def export(outdir: Path, target: str, *extra: str, cwd: Path = ROOT) -> dict[str, Any]:
-    result = pipeline("obs-export", str(outdir), "--target", target, "--json", *extra, cwd=cwd)
+    result = run_pipeline("obs-export", str(outdir), "--target", target, "--json", *extra, cwd=cwd)
     assert result.returncode == 0, result.stderr
     data: dict[str, Any] = json.loads(result.stdout)
     return data
@@ -168,7 +156,7 @@ CHECKOUT_FIELDS = frozenset({"ci_cnt", "inputs", "up_to_date"})
 
 
 def plan(project: Path, target: str) -> dict[str, Any]:
-    result = pipeline(
+    result = run_pipeline(
         "plan", "--project", str(project), "--target", target, "--json", "--release", "1.1"
     )
     assert result.returncode == 0, result.stderr
@@ -274,11 +262,11 @@ def test_refuses_a_non_empty_directory_and_replaces_an_export_with_force(tmp_pat
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "notes.txt").write_text("mine\n")
-    result = pipeline("obs-export", str(busy), "--target", "tumbleweed")
+    result = run_pipeline("obs-export", str(busy), "--target", "tumbleweed")
     assert result.returncode == 2
     assert f"{busy}: is not empty" in result.stderr
     assert (busy / "notes.txt").read_text() == "mine\n"
-    result = pipeline("obs-export", str(busy), "--target", "tumbleweed", "--force")
+    result = run_pipeline("obs-export", str(busy), "--target", "tumbleweed", "--force")
     assert result.returncode == 2, "--force replaces only an earlier export"
     outdir = tmp_path / "again"
     export(outdir, "sle15-sp3")
@@ -289,6 +277,6 @@ def test_refuses_a_non_empty_directory_and_replaces_an_export_with_force(tmp_pat
 
 
 def test_needs_an_output_directory() -> None:
-    result = pipeline("obs-export", "--target", "tumbleweed")
+    result = run_pipeline("obs-export", "--target", "tumbleweed")
     assert result.returncode == 2
     assert "obs-export needs one argument: the output directory" in result.stderr

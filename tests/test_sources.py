@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 
 from pipeline.sources import pack_sample
+from tests.conftest import run_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,17 +32,6 @@ def test_packing_a_sample_is_reproducible_and_keeps_hack_build(tmp_path: Path) -
         assert {(m.uid, m.gid) for m in tar.getmembers()} == {(0, 0)}
 
 
-def pipeline(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pipeline", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        timeout=300,
-    )
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the project, so these tests leave the real build/ alone."""
@@ -57,7 +45,7 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_fetch_sources_offline_names_the_url(project: Path) -> None:
-    result = pipeline(
+    result = run_pipeline(
         "fetch-sources", "--target", "sle15-sp3", "--project", str(project / "pipeline.yaml")
     )
     assert result.returncode in (2, 3), result.stderr
@@ -68,7 +56,8 @@ def test_fetch_sources_offline_names_the_url(project: Path) -> None:
 
 
 def test_a_build_without_the_download_says_what_to_run(project: Path) -> None:
-    result = pipeline("rpms", "--target", "sle15-sp2", "--project", str(project / "pipeline.yaml"))
+    project_yaml = str(project / "pipeline.yaml")
+    result = run_pipeline("rpms", "--target", "sle15-sp2", "--project", project_yaml)
     assert result.returncode == 3
     line = result.stderr.strip().splitlines()[-1]
     assert "kubevirt/archive/refs/tags/v0.40.0.tar.gz is not downloaded" in line
