@@ -24,9 +24,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from bench.figures import Figure, Target, not_measured, ratio
-from pipeline.errors import PipelineError
-from pipeline.jsonstate import read_json
-from pipeline.output import console
+from pipeline.core.console import console
+from pipeline.core.errors import PipelineError
+from pipeline.core.state import read_json
 from pipeline.tools import buildah, registry_server
 from pipeline.tools.run import Completed, run
 

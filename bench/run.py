@@ -22,11 +22,11 @@ from typing import Any
 from bench import build as build_figures
 from bench import verify_tags
 from bench.figures import Figure, results_json, table
-from pipeline.config import find_project, load_project
-from pipeline.context import Options
-from pipeline.errors import InputError, PipelineError
-from pipeline.jsonstate import write_json
-from pipeline.output import console, emit
+from pipeline.config.project import find_project, load_project
+from pipeline.core.console import console, emit
+from pipeline.core.context import Options
+from pipeline.core.errors import InputError, PipelineError
+from pipeline.core.state import write_json
 from pipeline.tools.run import run
 
 PARTS = ("verify", "build")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import requests
 
-from pipeline.registry import ACCEPT
+from pipeline.images.registry.client import ACCEPT
 from pipeline.tools.buildah import PrivateStore
 
 VERSION_LABEL = "org.opencontainers.image.version"

@@ -28,9 +28,9 @@ import requests
 
 from bench.figures import Figure, Target, not_measured, ratio
 from bench.scale import ProductSet, ScratchImages, plan, populate, write_manifests
-from pipeline.config import Project
-from pipeline.errors import PipelineError
-from pipeline.registry import ACCEPT
+from pipeline.config.project import Project
+from pipeline.core.errors import PipelineError
+from pipeline.images.registry.client import ACCEPT
 from pipeline.tools import registry_server
 from pipeline.tools.run import run
 

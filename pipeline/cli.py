@@ -20,10 +20,10 @@ from pathlib import Path
 
 from rich.logging import RichHandler
 
-from pipeline.config import find_project, load_project
-from pipeline.context import Context, Options
-from pipeline.errors import EXIT_INPUT, EXIT_TOOL, InputError, PipelineError
-from pipeline.output import console
+from pipeline.config.project import find_project, load_project
+from pipeline.core.console import console
+from pipeline.core.context import Context, Options
+from pipeline.core.errors import EXIT_INPUT, EXIT_TOOL, InputError, PipelineError
 from pipeline.tools.run import resume, stop_all
 
 log = logging.getLogger("pipeline")
@@ -42,7 +42,7 @@ VERBS = (
     Verb(
         "setup-host",
         "check the host tools and install the missing ones",
-        "pipeline.host:main",
+        "pipeline.stages.setup_host:main",
         needs_target=False,
     ),
     Verb(
@@ -53,7 +53,7 @@ VERBS = (
     Verb(
         "fetch-sources",
         "download the pinned upstream tarballs of a target (sha256-checked)",
-        "pipeline.sources:main",
+        "pipeline.stages.fetch_sources:main",
     ),
     Verb(
         "rpms",
@@ -79,14 +79,14 @@ VERBS = (
     Verb(
         "registry",
         "run the local loopback registry: start, stop or status",
-        "pipeline.registry_cmd:main",
+        "pipeline.stages.registry:main",
         needs_target=False,
     ),
-    Verb("obs-export", "write the target as an OBS project tree", "pipeline.obs_export:main"),
+    Verb("obs-export", "write the target as an OBS project tree", "pipeline.obs.export:main"),
     Verb(
         "bench",
         "run the benchmarks and print their figures",
-        "pipeline.bench_cmd:main",
+        "pipeline.stages.bench:main",
         needs_target=False,
     ),
 )

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import base_image
-from pipeline.errors import ContainersError, InputError
+from pipeline.core.errors import ContainersError, InputError
 from pipeline.obs.dockerfile import load_dockerfile
+from pipeline.stages import local_base as base_image
 from pipeline.tools import buildah
 from pipeline.tools.run import run
 from tests.conftest import need_tool

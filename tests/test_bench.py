@@ -18,8 +18,8 @@ from bench.figures import Figure, Target, format_value, not_measured, ratio, res
 from bench.run import parts_of
 from bench.scale import ProductSet, ScratchImages, copy_tag, manifest_text, plan, write_manifests
 from bench.verify_tags import classify, head_floor, requests_since, sample, split_reference
-from pipeline.errors import InputError
-from pipeline.manifests import scan_files
+from pipeline.core.errors import InputError
+from pipeline.images.manifests import scan_files
 from pipeline.tools import registry_server
 from tests.conftest import need_tool
 
@@ -277,7 +277,7 @@ def test_bench_verb_is_wired_and_refuses_an_unknown_part(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from pipeline import cli
-    from pipeline.errors import EXIT_INPUT
+    from pipeline.core.errors import EXIT_INPUT
 
     assert cli.main(["bench", "everything"]) == EXIT_INPUT
     assert "unknown bench part 'everything'" in capsys.readouterr().err

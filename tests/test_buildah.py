@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipeline import base_image
-from pipeline.errors import ToolError
+from pipeline.core.errors import ToolError
+from pipeline.stages import local_base as base_image
 from pipeline.tools import buildah
 from pipeline.tools.buildah import PrivateStore
 from pipeline.tools.registry_server import RegistryServer

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_project
-from pipeline.errors import EXIT_INPUT, InputError
+from pipeline.config.project import load_project
+from pipeline.core.errors import EXIT_INPUT, InputError
 
 VALID = """\
 products:

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
+from pipeline.images.registry.client import RegistryClient
 from pipeline.obs.service import load_service
-from pipeline.registry import RegistryClient
 from pipeline.tools import buildah
 from pipeline.tools import rpm as rpmtool
 from pipeline.tools.registry_server import RegistryServer

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import EXIT_INPUT, InputError
-from pipeline.manifests import scan_file, scan_files, scan_text
+from pipeline.core.errors import EXIT_INPUT, InputError
+from pipeline.images.manifests import scan_file, scan_files, scan_text
 
 DATA = Path(__file__).parent / "data" / "manifests"
 COMPONENTS = ("virt-api", "virt-controller", "virt-handler", "virt-launcher", "virt-exportproxy")

@@ -1,4 +1,4 @@
-"""pipeline.markedyaml: plain dicts and lists that know the line and column of what they hold."""
+"""The YAML reader: plain dicts and lists that know the line and column of what they hold."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import EXIT_INPUT, InputError
-from pipeline.markedyaml import MarkedMap, MarkedSeq, load_all, load_file, position
+from pipeline.config.yaml_reader import MarkedMap, MarkedSeq, load_all, load_file, position
+from pipeline.core.errors import EXIT_INPUT, InputError
 
 TEXT = """\
 # a comment

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import EXIT_INPUT, InputError
+from pipeline.core.errors import EXIT_INPUT, InputError
+from pipeline.images.reference import parse_reference
 from pipeline.obs.dockerfile import (
     BuildTag,
     expand_build_tag,
@@ -18,7 +19,6 @@ from pipeline.obs.dockerfile import (
     resolve_from,
     substitute,
 )
-from pipeline.reference import parse_reference
 
 DATA = Path(__file__).parent / "data" / "dockerfiles"
 SLE = "registry.suse.com/suse/sle15:15.3"

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from pipeline.config import load_project
+from pipeline.config.project import load_project
+from pipeline.obs.export import DOWNLOAD_SERVICE, provided_services
 from pipeline.obs.prjconf import load_prjconf
 from pipeline.obs.service import load_service
-from pipeline.obs_export import DOWNLOAD_SERVICE, provided_services
-from pipeline.sources import pack_sample
+from pipeline.stages.fetch_sources import pack_sample
 from pipeline.stages.rpms import source_date_epoch
 from tests.conftest import run_pipeline
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import EXIT_INPUT, InputError
+from pipeline.core.errors import EXIT_INPUT, InputError
 from pipeline.obs.prjconf import DEFAULT_RELEASE, KNOWN_DIRECTIVES, load_prjconf, parse_prjconf
 
 DATA = Path(__file__).parent / "data" / "prjconf"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import EXIT_INPUT, InputError
+from pipeline.core.errors import EXIT_INPUT, InputError
 from pipeline.obs.service import MODES, load_service, parse_service
 
 DATA = Path(__file__).parent / "data" / "services"

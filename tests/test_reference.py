@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from pipeline.reference import ImageReference, is_loopback_host, parse_reference
+from pipeline.images.reference import ImageReference, is_loopback_host, parse_reference
 
 SHA = "sha256:" + "ab" * 32
 

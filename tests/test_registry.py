@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from pipeline.errors import RegistryError
-from pipeline.reference import parse_reference
-from pipeline.registry import (
+from pipeline.core.errors import RegistryError
+from pipeline.images.reference import parse_reference
+from pipeline.images.registry.client import (
     DOCKER_MANIFEST,
     INDEX_TYPES,
     MANIFEST_TYPES,

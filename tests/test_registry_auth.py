@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import RegistryError
-from pipeline.registry import (
+from pipeline.core.errors import RegistryError
+from pipeline.images.registry.client import (
     Credentials,
     ManifestInfo,
     NotFound,

@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from pipeline.errors import RegistryError
-from pipeline.registry import (
+from pipeline.core.errors import RegistryError
+from pipeline.images.registry.client import (
     Credentials,
     ManifestInfo,
     NotFound,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from pipeline.errors import SetupError, ToolError
+from pipeline.core.errors import SetupError, ToolError
 from pipeline.tools import registry_server
 from tests.conftest import need_tool
 

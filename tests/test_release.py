@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import InputError
-from pipeline.release import ReleaseBook, ci_count
+from pipeline.core.errors import InputError
+from pipeline.core.release import ReleaseBook, ci_count
 
 
 def obs_default(ci: int, b: int) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import EXIT_TOOL, ToolError
+from pipeline.core.errors import EXIT_TOOL, ToolError
 from pipeline.tools.run import recording, run, tool_env
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 from pipeline.services import kiwi_metainfo_helper as metainfo
 from pipeline.services.base import ServiceContext
 from pipeline.services.docker_label_helper import expand

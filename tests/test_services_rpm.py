@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import need_tool
 
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 from pipeline.obs.service import load_service
 from pipeline.services.base import ServiceContext
 from pipeline.services.evalparam import find_package

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 from pipeline.obs.service import parse_service
 from pipeline.services.base import ServiceContext, ServiceUsageError
 from pipeline.services.evalparam import parse_eval

@@ -10,7 +10,7 @@ import shlex
 
 import pytest
 
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 from pipeline.services.substitute import ENV_PLACEHOLDER, escape_char, substitute
 
 DOUBLE = 'LABEL org.example.v="%%V%%"'

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.sources import pack_sample
+from pipeline.stages.fetch_sources import pack_sample
 from tests.conftest import run_pipeline
 
 ROOT = Path(__file__).resolve().parent.parent

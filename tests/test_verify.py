@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config import load_project
-from pipeline.manifests import scan_text
-from pipeline.registry import RegistryClient, RetryPolicy
+from pipeline.config.project import load_project
+from pipeline.images.manifests import scan_text
+from pipeline.images.registry.client import RegistryClient, RetryPolicy
 from pipeline.stages.verify import Expectations, check
 from pipeline.tools.registry_server import RegistryServer
 from tests.conftest import Buildah, push_image

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import InputError, Location
-from pipeline.reference import parse_reference
+from pipeline.core.errors import InputError, Location
+from pipeline.images.reference import parse_reference
 
 #: Dockerfile instructions buildah understands, plus PREFIXEDLABEL, which the OBS label helper
 #: service (``docker_label_helper``) turns into LABEL lines before the build.

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
-from pipeline.errors import InputError, Location
+from pipeline.core.errors import InputError, Location
 
 #: OBS's ``Release:`` when a prjconf has none.
 DEFAULT_RELEASE = "<CI_CNT>.<B_CNT>"

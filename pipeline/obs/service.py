@@ -24,7 +24,7 @@ import xml.parsers.expat
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import InputError, Location
+from pipeline.core.errors import InputError, Location
 
 #: Modes osc knows. ``serveronly`` is the legacy spelling it still honours; None is the default
 #: mode (run on the server after each commit).

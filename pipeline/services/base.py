@@ -159,7 +159,7 @@ def package_file(workdir: Path, name: str, *, option: str = "file") -> Path:
 
 
 def read_text(path: Path) -> str:
-    from pipeline.errors import InputError
+    from pipeline.core.errors import InputError
 
     try:
         return path.read_text(encoding="utf-8")

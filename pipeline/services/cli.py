@@ -12,7 +12,7 @@ import os
 import sys
 from pathlib import Path
 
-from pipeline.errors import EXIT_INPUT, PipelineError
+from pipeline.core.errors import EXIT_INPUT, PipelineError
 from pipeline.services.base import ServiceSpec, ServiceUsageError, context_from_environ
 
 

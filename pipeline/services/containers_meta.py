@@ -42,7 +42,7 @@ def service_for(name: str) -> ServiceSpec | None:
         env = load_env(path)
         missing = [key for key in REQUIRED if key not in env.as_dict()]
         if missing:
-            from pipeline.errors import InputError
+            from pipeline.core.errors import InputError
 
             raise InputError(
                 path,

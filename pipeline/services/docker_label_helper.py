@@ -20,7 +20,7 @@ import re
 import sys
 from pathlib import Path
 
-from pipeline.errors import InputError, Location
+from pipeline.core.errors import InputError, Location
 from pipeline.services.base import (
     ServiceArgumentParser,
     ServiceContext,

@@ -23,7 +23,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import InputError, Location
+from pipeline.core.errors import InputError, Location
 
 KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ASSIGN_RE = re.compile(r"(?P<export>export[ \t]+)?(?P<key>[^=]*)=(?P<rest>.*)")

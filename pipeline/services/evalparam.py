@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 from pipeline.services.base import ServiceUsageError
 from pipeline.services.envfile import EnvFile, load_env
 from pipeline.tools.run import run

@@ -18,7 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
-from pipeline.errors import InputError
+from pipeline.core.errors import InputError
 from pipeline.services.base import (
     ServiceArgumentParser,
     ServiceContext,

@@ -16,7 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import InputError, Location
+from pipeline.core.errors import InputError, Location
 from pipeline.obs.service import Service, ServiceFile
 from pipeline.services import (
     containers_meta,

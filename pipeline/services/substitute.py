@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import InputError, Location
+from pipeline.core.errors import InputError, Location
 
 ENV_PLACEHOLDER = re.compile(r"%%([A-Za-z_][A-Za-z0-9_]*)%%")
 _DIRECTIVE_RE = re.compile(r"#\s*([A-Za-z]+)\s*=\s*(\S*)\s*")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict
 
-from pipeline.context import Context
-from pipeline.output import console, emit
+from pipeline.core.console import console, emit
+from pipeline.core.context import Context
 from pipeline.stages import containers, rpms
 
 

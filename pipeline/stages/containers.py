@@ -26,22 +26,22 @@ from typing import Any
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.base_image import ensure_local_base
-from pipeline.buildlock import build_lock
-from pipeline.config import Image, Product
-from pipeline.context import Context
-from pipeline.errors import ContainersError, InputError, Location, PipelineError, ToolError
-from pipeline.inputs import tree_digest
+from pipeline.config.project import Image, Product
+from pipeline.core.console import console, emit
+from pipeline.core.context import Context
+from pipeline.core.digest import tree_digest
+from pipeline.core.errors import ContainersError, InputError, Location, PipelineError, ToolError
+from pipeline.core.locks import build_lock
+from pipeline.core.release import ReleaseBook, ci_count
+from pipeline.core.report import require_section, section, write_section
+from pipeline.images.reference import parse_reference
 from pipeline.obs.dockerfile import Dockerfile, expand_build_tag, load_dockerfile
 from pipeline.obs.prjconf import load_prjconf
 from pipeline.obs.service import load_service
-from pipeline.output import console, emit
-from pipeline.reference import parse_reference
-from pipeline.release import ReleaseBook, ci_count
-from pipeline.report import require_section, section, write_section
 from pipeline.services.base import ServiceContext
 from pipeline.services.envfile import load_env
 from pipeline.services.runner import run_services
+from pipeline.stages.local_base import ensure_local_base
 from pipeline.stages.plan import Plan, resolve
 from pipeline.tools import buildah
 from pipeline.tools.run import recording

@@ -14,15 +14,15 @@ from typing import Any
 
 from rich.table import Table
 
-from pipeline.config import Product, Target
-from pipeline.context import Context
-from pipeline.errors import InputError, Location
-from pipeline.inputs import tree_digest
+from pipeline.config.project import Product, Target
+from pipeline.core.console import console, emit
+from pipeline.core.context import Context
+from pipeline.core.digest import tree_digest
+from pipeline.core.errors import InputError, Location
+from pipeline.core.release import RELEASE_RE, ReleaseBook, ci_count
+from pipeline.images.reference import parse_reference
 from pipeline.obs.dockerfile import load_dockerfile, resolve_from
 from pipeline.obs.prjconf import Prjconf, load_prjconf
-from pipeline.output import console, emit
-from pipeline.reference import parse_reference
-from pipeline.release import RELEASE_RE, ReleaseBook, ci_count
 
 #: The prjconf macros the spec files read (see specs/*/…spec); the pipeline reads the same ones.
 REGISTRY_MACRO = "container_registry"

@@ -20,13 +20,13 @@ from typing import Any
 
 from rich.table import Table
 
-from pipeline.context import Context
-from pipeline.errors import PublishError, RegistryError, ToolError
-from pipeline.jsonstate import locked_update, write_json
-from pipeline.output import console, emit
-from pipeline.reference import ImageReference, is_loopback_host, parse_reference
-from pipeline.registry import NotFound, RegistryClient, RetryPolicy
-from pipeline.report import require_section
+from pipeline.core.console import console, emit
+from pipeline.core.context import Context
+from pipeline.core.errors import PublishError, RegistryError, ToolError
+from pipeline.core.report import require_section
+from pipeline.core.state import locked_update, write_json
+from pipeline.images.reference import ImageReference, is_loopback_host, parse_reference
+from pipeline.images.registry.client import NotFound, RegistryClient, RetryPolicy
 from pipeline.stages.verify import build_manifests
 from pipeline.tools import buildah
 from pipeline.tools.registry_server import DEFAULT_ROOT, start

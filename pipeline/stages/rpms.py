@@ -23,18 +23,18 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.buildlock import build_lock
-from pipeline.config import Product
-from pipeline.context import Context
-from pipeline.errors import InputError, Location, RegistryError, RpmsError, ToolError
+from pipeline.config.project import Product
+from pipeline.core.console import console, emit
+from pipeline.core.context import Context
+from pipeline.core.errors import InputError, Location, RegistryError, RpmsError, ToolError
+from pipeline.core.locks import build_lock
+from pipeline.core.release import ReleaseBook
+from pipeline.core.report import section, write_section
+from pipeline.images.reference import parse_reference
+from pipeline.images.registry.client import RegistryClient, RetryPolicy
 from pipeline.obs.prjconf import load_prjconf
-from pipeline.output import console, emit
-from pipeline.reference import parse_reference
-from pipeline.registry import RegistryClient, RetryPolicy
-from pipeline.release import ReleaseBook
-from pipeline.report import section, write_section
 from pipeline.services.envfile import load_env
-from pipeline.sources import pack_sample, upstream_tarball
+from pipeline.stages.fetch_sources import pack_sample, upstream_tarball
 from pipeline.stages.plan import REGISTRY_MACRO, Plan, ProductPlan, resolve
 from pipeline.tools import rpm
 from pipeline.tools.golang import find_go, tools_dir

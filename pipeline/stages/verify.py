@@ -25,14 +25,14 @@ from typing import Any
 import requests
 from rich.table import Table
 
-from pipeline.config import Product
-from pipeline.context import Context
-from pipeline.errors import EXIT_MISMATCH, EXIT_OK, InputError, Location, RegistryError
-from pipeline.jsonstate import read_json
-from pipeline.manifests import FoundImage, ManifestScan, scan_files
-from pipeline.output import console, emit
-from pipeline.registry import Failed, ImageDetails, NotFound, RegistryClient
-from pipeline.report import require_section
+from pipeline.config.project import Product
+from pipeline.core.console import console, emit
+from pipeline.core.context import Context
+from pipeline.core.errors import EXIT_MISMATCH, EXIT_OK, InputError, Location, RegistryError
+from pipeline.core.report import require_section
+from pipeline.core.state import read_json
+from pipeline.images.manifests import FoundImage, ManifestScan, scan_files
+from pipeline.images.registry.client import Failed, ImageDetails, NotFound, RegistryClient
 from pipeline.tools import rpm
 
 URL_SCHEMES = ("https://", "http://")

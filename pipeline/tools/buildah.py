@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import ToolError
+from pipeline.core.errors import ToolError
 from pipeline.tools.run import Completed, run
 
 BUILDAH = "buildah"

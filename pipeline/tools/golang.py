@@ -15,7 +15,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from pipeline.errors import SetupError, ToolError
+from pipeline.core.errors import SetupError, ToolError
 from pipeline.tools.run import run
 
 #: The newest ``golang(API)`` any pinned version's spec requires.

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import requests
 
-from pipeline.errors import SetupError, ToolError
+from pipeline.core.errors import SetupError, ToolError
 from pipeline.tools.run import run, tool_env
 
 log = logging.getLogger("pipeline.registry_server")

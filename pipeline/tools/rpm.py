@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import RpmsError, ToolError
+from pipeline.core.errors import RpmsError, ToolError
 from pipeline.tools.run import run
 
 #: Reproducible RPMs (rpm >= 4.14): SOURCE_DATE_EPOCH from %changelog, mtimes clamped to it,

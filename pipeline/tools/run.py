@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline.errors import ToolError
+from pipeline.core.errors import ToolError
 
 log = logging.getLogger("pipeline.run")
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import EXIT_INPUT, EXIT_TOOL
+from pipeline.core.errors import EXIT_INPUT, EXIT_TOOL
 from tests.reliability.conftest import SharedBuild
 from tests.reliability.faultproxy import Fault, Proxy, answer
 from tests.reliability.project import Project, copy_project, keep_images, registry_tags

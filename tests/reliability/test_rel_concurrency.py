@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import EXIT_OK
-from pipeline.release import ReleaseBook
+from pipeline.core.errors import EXIT_OK
+from pipeline.core.release import ReleaseBook
 from pipeline.tools import rpm
 from tests.reliability.conftest import SharedBuild
 from tests.reliability.project import Project

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import EXIT_INPUT
+from pipeline.core.errors import EXIT_INPUT
 from tests.reliability.conftest import SharedBuild
 from tests.reliability.project import Project, copy_project, keep_images, snapshot
 

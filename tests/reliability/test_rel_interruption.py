@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import EXIT_OK
+from pipeline.core.errors import EXIT_OK
 from tests.reliability.conftest import SharedBuild, seeded
 from tests.reliability.invariants import check_published
 from tests.reliability.project import Project, interrupt, processes_mentioning, registry_tags

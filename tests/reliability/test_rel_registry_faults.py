@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.errors import EXIT_OK, EXIT_TOOL
+from pipeline.core.errors import EXIT_OK, EXIT_TOOL
 from pipeline.tools import registry_server
 from tests.reliability.conftest import SharedBuild, seeded
 from tests.reliability.faultproxy import Proxy, Schedule, random_schedule

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pipeline.errors import EXIT_MISMATCH, EXIT_OK, EXIT_TOOL
+from pipeline.core.errors import EXIT_MISMATCH, EXIT_OK, EXIT_TOOL
 from pipeline.tools.registry_server import RegistryServer
 from tests.conftest import TLS_AUTH, write_authfile
 from tests.reliability.conftest import SharedBuild

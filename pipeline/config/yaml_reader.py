@@ -21,7 +21,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
-from pipeline.errors import InputError, Location
+from pipeline.core.errors import InputError, Location
 
 #: A 1-based (line, column).
 Position = tuple[int, int]

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import InputError
-from pipeline.jsonstate import locked_update, read_json
+from pipeline.core.errors import InputError
+from pipeline.core.state import locked_update, read_json
 from pipeline.tools.run import run
 
 RELEASE_RE = re.compile(r"^\d+(\.\d+)*$")

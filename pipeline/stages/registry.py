@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.config import find_project, load_project
-from pipeline.context import Options
-from pipeline.errors import InputError
-from pipeline.output import console, emit
-from pipeline.reference import is_loopback_host
+from pipeline.config.project import find_project, load_project
+from pipeline.core.console import console, emit
+from pipeline.core.context import Options
+from pipeline.core.errors import InputError
+from pipeline.images.reference import is_loopback_host
 from pipeline.tools import registry_server
 
 ACTIONS = ("start", "stop", "status")

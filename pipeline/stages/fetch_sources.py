@@ -16,11 +16,11 @@ from pathlib import Path
 
 import requests
 
-from pipeline.config import Product, Source, TargetProduct
-from pipeline.context import Context
-from pipeline.errors import InputError, RpmsError
-from pipeline.inputs import IGNORED_DIRS
-from pipeline.output import console, emit
+from pipeline.config.project import Product, Source, TargetProduct
+from pipeline.core.console import console, emit
+from pipeline.core.context import Context
+from pipeline.core.digest import IGNORED_DIRS
+from pipeline.core.errors import InputError, RpmsError
 
 
 def sha256_of(path: Path) -> str:

@@ -31,11 +31,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import ContainersError, InputError, Location, ToolError
+from pipeline.core.errors import ContainersError, InputError, Location, ToolError
 from pipeline.tools import buildah
 from pipeline.tools.run import run
 
-log = logging.getLogger("pipeline.base_image")
+log = logging.getLogger("pipeline.stages.local_base")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 INPUTS_DIR = REPO_ROOT / "base" / "local"
@@ -334,7 +334,7 @@ def ensure_local_base(
                 layers=False,
                 labels={
                     "org.opencontainers.image.title": "pipeline local base",
-                    "org.opensuse.pipeline.inputs-hash": digest,
+                    "org.opensuse.pipeline.core.digest-hash": digest,
                 },
             )
         except ToolError as exc:

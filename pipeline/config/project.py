@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.errors import InputError
-from pipeline.markedyaml import load_file
-from pipeline.yamlfile import Node
+from pipeline.config.schema import Node
+from pipeline.config.yaml_reader import load_file
+from pipeline.core.errors import InputError
 
 PROJECT_FILE = "pipeline.yaml"
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]*$")

@@ -10,8 +10,8 @@ import importlib
 import sys
 from pathlib import Path
 
-from pipeline.context import Options
-from pipeline.errors import PipelineError
+from pipeline.core.context import Options
+from pipeline.core.errors import PipelineError
 
 ROOT = Path(__file__).resolve().parent.parent
 

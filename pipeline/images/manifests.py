@@ -16,7 +16,8 @@ Derived, the way the operators do it at run time:
 - cdi-operator takes each component image from its env vars (``CONTROLLER_IMAGE``...), so those
   are component images as they stand.
 
-Documents are read by ``pipeline.markedyaml``: plain dicts and lists that keep every key's line.
+Documents are read by ``pipeline.config.yaml_reader``: plain dicts and lists that keep every
+key's line.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import InputError, Location
-from pipeline.markedyaml import MarkedMap, load_all, position, read_text
-from pipeline.reference import ImageReference, parse_reference
+from pipeline.config.yaml_reader import MarkedMap, load_all, position, read_text
+from pipeline.core.errors import InputError, Location
+from pipeline.images.reference import ImageReference, parse_reference
 
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "Pod": ("spec",),

@@ -30,15 +30,15 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from pipeline.config import Product, Project, Target, TargetProduct, load_project
-from pipeline.context import Context
-from pipeline.errors import InputError
-from pipeline.inputs import IGNORED_DIRS
+from pipeline.config.project import Product, Project, Target, TargetProduct, load_project
+from pipeline.core.console import console, emit
+from pipeline.core.context import Context
+from pipeline.core.digest import IGNORED_DIRS
+from pipeline.core.errors import InputError
 from pipeline.obs.prjconf import load_prjconf
 from pipeline.obs.service import load_service
-from pipeline.output import console, emit
 from pipeline.services.runner import SERVICES
-from pipeline.sources import download_path, pack_sample, sha256_of
+from pipeline.stages.fetch_sources import download_path, pack_sample, sha256_of
 from pipeline.stages.rpms import source_date_epoch
 
 CONFIG = "_config"

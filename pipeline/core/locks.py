@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from pipeline.output import console
+from pipeline.core.console import console
 
 LOCK_NAME = ".build.lock"
 

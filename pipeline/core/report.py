@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import PipelineError
-from pipeline.jsonstate import locked_update, read_json
+from pipeline.core.errors import PipelineError
+from pipeline.core.state import locked_update, read_json
 
 FORMAT = 1
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
-from pipeline.context import Options
+from pipeline.core.context import Options
 
 
 @cache

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from rich.table import Table
 
-from pipeline.context import Options
-from pipeline.errors import SetupError, ToolError
-from pipeline.output import console, emit
+from pipeline.core.console import console, emit
+from pipeline.core.context import Options
+from pipeline.core.errors import SetupError, ToolError
 from pipeline.tools.golang import ensure_go, version_of
 from pipeline.tools.run import run
 

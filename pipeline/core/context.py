@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.config import Project, Target
+from pipeline.config.project import Project, Target
 
 
 @dataclass(frozen=True)

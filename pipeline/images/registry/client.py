@@ -39,10 +39,10 @@ from urllib.parse import urlencode, urljoin
 import requests
 from requests.adapters import HTTPAdapter
 
-from pipeline.errors import RegistryError
-from pipeline.reference import DOCKER_HUB, ImageReference, is_loopback_host, parse_reference
+from pipeline.core.errors import RegistryError
+from pipeline.images.reference import DOCKER_HUB, ImageReference, is_loopback_host, parse_reference
 
-log = logging.getLogger("pipeline.registry")
+log = logging.getLogger("pipeline.images.registry.client")
 
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"

@@ -1,6 +1,6 @@
 """Strict YAML reading with positions: every value knows its file, line and column.
 
-``pipeline.markedyaml`` keeps the position of each key and value; the helpers here turn a
+``pipeline.config.yaml_reader`` keeps the position of each key and value; the helpers here turn a
 loaded mapping into checked Python values and raise ``InputError`` pointing at the offending spot
 instead of a ``KeyError`` or a traceback.
 """
@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipeline.errors import InputError, Location
-from pipeline.markedyaml import MarkedMap, MarkedSeq
+from pipeline.config.yaml_reader import MarkedMap, MarkedSeq
+from pipeline.core.errors import InputError, Location
 
 
 class Node:
