@@ -22,7 +22,7 @@ from pathlib import Path
 import requests
 
 from pipeline.images.registry.client import ACCEPT
-from pipeline.tools.buildah import PrivateStore
+from tests.support.buildah import PrivateStore
 
 VERSION_LABEL = "org.opencontainers.image.version"
 #: Components that run as a DaemonSet or a Deployment in a cluster; the rest appear in Pods.

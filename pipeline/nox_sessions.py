@@ -123,10 +123,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def lint(session: nox.Session) -> None:
-    """ruff (lint and format) and mypy over the package."""
+    """ruff (lint and format) over the package, the tests and the benchmarks; mypy."""
     _ensure_python_deps(session, dev=True)
-    session.run(sys.executable, "-m", "ruff", "check", "pipeline", "tests", "bench", external=True)
-    session.run(sys.executable, "-m", "ruff", "format", "--check", "pipeline", external=True)
+    code = ("pipeline", "tests", "bench")
+    session.run(sys.executable, "-m", "ruff", "check", *code, external=True)
+    session.run(sys.executable, "-m", "ruff", "format", "--check", *code, external=True)
     session.run(sys.executable, "-m", "mypy", external=True)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from pipeline.core.context import Options
 from pipeline.core.errors import PipelineError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def main(project_path: Path | None, options: Options) -> int:

@@ -37,7 +37,7 @@ from pipeline.tools.run import run
 
 log = logging.getLogger("pipeline.stages.local_base")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 INPUTS_DIR = REPO_ROOT / "base" / "local"
 SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"

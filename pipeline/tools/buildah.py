@@ -13,7 +13,6 @@ import functools
 import json
 import tempfile
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -265,51 +264,3 @@ def import_rootfs(
     finally:
         if container:
             _buildah(["rm", container], check=False)
-
-
-@dataclass(frozen=True)
-class PrivateStore:
-    """buildah on a private vfs storage root, for tests and benchmarks: small real images that
-    neither see nor disturb the host's store."""
-
-    root: Path
-
-    def __call__(self, *args: str) -> str:
-        argv = [
-            "buildah",
-            "--root",
-            str(self.root / "storage"),
-            "--runroot",
-            str(self.root / "run"),
-            "--storage-driver",
-            "vfs",
-            *args,
-        ]
-        return run(argv, timeout=300).stdout.strip()
-
-    def image(
-        self,
-        name: str,
-        *,
-        content: str,
-        arch: str = "amd64",
-        variant: str | None = None,
-        labels: Mapping[str, str] | None = None,
-    ) -> str:
-        """A real one-layer image (a text file on scratch) committed as ``name``."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        source = self.root / f"content-{uuid.uuid4().hex}.txt"
-        source.write_text(content)
-        container = self("from", "scratch")
-        try:
-            self("copy", "--quiet", container, str(source), "/content.txt")
-            config = ["config", "--os", "linux", "--arch", arch]
-            if variant:
-                config += ["--variant", variant]
-            for key, value in (labels or {}).items():
-                config += ["--label", f"{key}={value}"]
-            self(*config, container)
-            return self("commit", "--quiet", container, name)
-        finally:
-            self("rm", container)
-            source.unlink(missing_ok=True)

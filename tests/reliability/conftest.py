@@ -23,9 +23,9 @@ import pytest
 
 from pipeline.tools import registry_server
 from pipeline.tools.registry_server import RegistryServer
-from tests.conftest import need_tool
 from tests.reliability.faultproxy import Proxy
 from tests.reliability.project import Project, copy_project, interrupt, processes_mentioning
+from tests.support.tools import need_tool
 
 #: One seed for the whole run; set PIPELINE_TEST_SEED to replay a failure.
 SEED = int(os.environ.get("PIPELINE_TEST_SEED", "20260611"))

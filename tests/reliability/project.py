@@ -23,7 +23,8 @@ from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import ROOT
+
 COPIED = ("pipeline.yaml", "prjconf", "specs", "samples", "dockerfiles")
 #: Retry bounds for runs that meet a faulty registry: short, so every run stays short.
 FAST_RETRY = {"PIPELINE_REGISTRY_ATTEMPTS": "2", "PIPELINE_REGISTRY_RETRY_SECONDS": "2"}

@@ -5,21 +5,31 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from pipeline.cli import VERB_NAMES, parse
-from tests.conftest import run_pipeline
+from tests.support.paths import ROOT
+from tests.support.tools import run_pipeline
 
-ROOT = Path(__file__).resolve().parent.parent
-SESSIONS = ("setup-host", "plan", "rpms", "containers", "build", "publish", "verify-tags",
-            "tests", "lint", "bench")
+SESSIONS = (
+    "setup-host",
+    "plan",
+    "rpms",
+    "containers",
+    "build",
+    "publish",
+    "verify-tags",
+    "tests",
+    "lint",
+    "bench",
+)
 
 
 def test_nox_lists_every_session_with_a_description() -> None:
-    out = subprocess.run([sys.executable, "-m", "nox", "-l"], capture_output=True, text=True,
-                         check=True, cwd=ROOT).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "nox", "-l"], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
     for session in SESSIONS:
         line = next((ln for ln in out.splitlines() if ln[2:].startswith(f"{session} -> ")), None)
         assert line is not None, f"nox -l does not list {session}"
@@ -42,8 +52,13 @@ def test_plan_sle15_sp3() -> None:
     versions = {p["name"]: p["version"] for p in plan["products"]}
     assert versions == {"kubevirt": "0.45.0", "cdi": "1.37.1"}
     images = {p["name"]: [i["name"] for i in p["images"]] for p in plan["products"]}
-    assert images["kubevirt"] == ["virt-api", "virt-controller", "virt-handler",
-                                  "virt-launcher", "virt-operator"]
+    assert images["kubevirt"] == [
+        "virt-api",
+        "virt-controller",
+        "virt-handler",
+        "virt-launcher",
+        "virt-operator",
+    ]
     assert len(images["cdi"]) == 7
     for product in plan["products"]:
         for image in product["images"]:

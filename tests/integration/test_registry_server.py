@@ -15,7 +15,7 @@ import requests
 
 from pipeline.core.errors import SetupError, ToolError
 from pipeline.tools import registry_server
-from tests.conftest import need_tool
+from tests.support.tools import need_tool
 
 pytestmark = pytest.mark.tools
 

@@ -16,10 +16,10 @@ from pipeline.images.manifests import scan_text
 from pipeline.images.registry.client import RegistryClient, RetryPolicy
 from pipeline.stages.verify import Expectations, check
 from pipeline.tools.registry_server import RegistryServer
-from tests.conftest import Buildah, push_image
+from tests.support.paths import ROOT
+from tests.support.registry import Buildah, push_image
 
 pytestmark = pytest.mark.tools
-ROOT = Path(__file__).resolve().parent.parent
 FAST = RetryPolicy(attempts=2, total_seconds=2.0, backoff=0.01, max_backoff=0.05)
 
 

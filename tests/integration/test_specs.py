@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 
 from pipeline.tools.run import run
-from tests.conftest import need_tool
+from tests.support.paths import ROOT
+from tests.support.tools import need_tool
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
 EXPLICIT = {
     "container_registry": "localhost:5000",
     "container_tagprefix": "kubevirt/test",

@@ -18,9 +18,9 @@ from pipeline.obs.prjconf import load_prjconf
 from pipeline.obs.service import load_service
 from pipeline.stages.fetch_sources import pack_sample
 from pipeline.stages.rpms import source_date_epoch
-from tests.conftest import run_pipeline
+from tests.support.paths import ROOT
+from tests.support.tools import run_pipeline
 
-ROOT = Path(__file__).resolve().parent.parent
 PROJECT = load_project(ROOT / "pipeline.yaml")
 
 

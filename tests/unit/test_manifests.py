@@ -6,8 +6,9 @@ import pytest
 
 from pipeline.core.errors import EXIT_INPUT, InputError
 from pipeline.images.manifests import scan_file, scan_files, scan_text
+from tests.support.paths import DATA as TEST_DATA
 
-DATA = Path(__file__).parent / "data" / "manifests"
+DATA = TEST_DATA / "manifests"
 COMPONENTS = ("virt-api", "virt-controller", "virt-handler", "virt-launcher", "virt-exportproxy")
 SUSE = "registry.example.com/suse/sles/15.3"
 

@@ -23,7 +23,7 @@ from pipeline.images.registry.client import (
 )
 from pipeline.tools import registry_server
 from pipeline.tools.registry_server import RegistryServer
-from tests.conftest import Buildah, push_image
+from tests.support.registry import Buildah, push_image
 
 pytestmark = pytest.mark.tools
 

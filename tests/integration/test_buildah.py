@@ -20,14 +20,13 @@ import requests
 from pipeline.core.errors import ToolError
 from pipeline.stages import local_base as base_image
 from pipeline.tools import buildah
-from pipeline.tools.buildah import PrivateStore
 from pipeline.tools.registry_server import RegistryServer
 from pipeline.tools.run import run
-from tests.conftest import need_tool
+from tests.support.buildah import PrivateStore
+from tests.support.paths import ROOT
+from tests.support.tools import need_tool
 
 pytestmark = pytest.mark.tools
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -143,7 +142,7 @@ def test_run_in_returns_output_and_exit_status() -> None:
         need_tool(tool)
     if os.geteuid() != 0:
         pytest.skip("the local base image needs root to build")
-    base = base_image.ensure_local_base(REPO / "build")
+    base = base_image.ensure_local_base(ROOT / "build")
     done = buildah.run_in(base.name, ["sh", "-c", "echo out; echo err >&2; exit 3"], check=False)
     assert (done.returncode, done.stdout, done.stderr.splitlines()[0]) == (3, "out\n", "err")
     with pytest.raises(ToolError):

@@ -14,8 +14,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from pipeline.config.project import load_project
+from tests.support.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 WORKFLOW = ROOT / ".github" / "workflows" / "build.yml"
 SECRET_EXPR = re.compile(r"\$\{\{[^}]*\bsecrets\b")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import re
-from pathlib import Path
 
 import pytest
 
@@ -19,8 +18,9 @@ from pipeline.obs.dockerfile import (
     resolve_from,
     substitute,
 )
+from tests.support.paths import DATA as TEST_DATA
 
-DATA = Path(__file__).parent / "data" / "dockerfiles"
+DATA = TEST_DATA / "dockerfiles"
 SLE = "registry.suse.com/suse/sle15:15.3"
 
 

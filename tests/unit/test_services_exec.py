@@ -13,9 +13,10 @@ import pipeline.services
 from pipeline.services.base import ServiceArgumentParser
 from pipeline.services.runner import SERVICES
 from pipeline.tools.run import run
+from tests.support.paths import DATA as TEST_DATA
 
 PACKAGE = Path(pipeline.services.__file__).parent
-DATA = Path(__file__).parent / "data" / "services"
+DATA = TEST_DATA / "services"
 META = "/usr/lib/obs/service/kubevirt_containers_meta"
 
 

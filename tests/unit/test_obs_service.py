@@ -8,8 +8,9 @@ import pytest
 
 from pipeline.core.errors import EXIT_INPUT, InputError
 from pipeline.obs.service import MODES, load_service, parse_service
+from tests.support.paths import DATA as TEST_DATA
 
-DATA = Path(__file__).parent / "data" / "services"
+DATA = TEST_DATA / "services"
 
 
 def test_real_shaped_service_file() -> None:

@@ -11,9 +11,11 @@ import pytest
 
 from pipeline.core.errors import EXIT_INPUT, InputError
 from pipeline.obs.prjconf import DEFAULT_RELEASE, KNOWN_DIRECTIVES, load_prjconf, parse_prjconf
+from tests.support.paths import DATA as TEST_DATA
+from tests.support.paths import ROOT
 
-DATA = Path(__file__).parent / "data" / "prjconf"
-REPO_PRJCONFS = sorted((Path(__file__).parent.parent / "prjconf").glob("*.prjconf"))
+DATA = TEST_DATA / "prjconf"
+REPO_PRJCONFS = sorted((ROOT / "prjconf").glob("*.prjconf"))
 X86 = {"_target_cpu": "x86_64"}
 
 

@@ -1,12 +1,11 @@
 """The benchmark runner's own parts: ratios and targets, the table and results.json, the scale
-set's manifests (read back by the real scanner), the HEAD floor and the upload count against a
-real registry. No timing is asserted: the figures are for people, not for pass/fail."""
+set's manifests (read back by the real scanner), the build figures and the bench verb's wiring.
+No timing is asserted: the figures are for people, not for pass/fail."""
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +15,10 @@ from rich.console import Console
 from bench import build as build_figures
 from bench.figures import Figure, Target, format_value, not_measured, ratio, results_json, table
 from bench.run import parts_of
-from bench.scale import ProductSet, ScratchImages, copy_tag, manifest_text, plan, write_manifests
-from bench.verify_tags import classify, head_floor, requests_since, sample, split_reference
+from bench.scale import ProductSet, manifest_text, plan, write_manifests
+from bench.verify_tags import classify, sample, split_reference
 from pipeline.core.errors import InputError
 from pipeline.images.manifests import scan_files
-from pipeline.tools import registry_server
-from tests.conftest import need_tool
 
 KUBEVIRT = ProductSet(
     "kubevirt",
@@ -221,56 +218,6 @@ def test_noop_figure_checks_seconds_and_keeps_the_ratio() -> None:
     fig = build_figures.noop_figure(2.0, 400.0, "images up to date", {"nox_list": 0.5})
     assert fig.met is True and fig.ratio == pytest.approx(0.005)
     assert fig.detail["nox_list_seconds"] == 0.5
-
-
-# --------------------------------------------------------------------------- real registry
-
-
-@pytest.fixture
-def private_registry(tmp_path: Path) -> Iterator[registry_server.RegistryServer]:
-    need_tool(registry_server.BINARY)
-    root = tmp_path / "registry"
-    server = registry_server.start(root)
-    try:
-        yield server
-    finally:
-        registry_server.stop(root)
-
-
-@pytest.mark.tools
-def test_head_floor_and_upload_count_on_a_real_registry(
-    tmp_path: Path, private_registry: registry_server.RegistryServer
-) -> None:
-    need_tool("buildah")
-    import requests
-
-    images = ScratchImages(tmp_path / "buildah")
-    server = private_registry
-    refs = []
-    offset = server.log_path.stat().st_size
-    try:
-        for name in ("virt-api", "cdi-importer"):
-            images.make(f"localhost/bench/{name}:1", f"{name}\n", {"version": "1"})
-            ref = f"{server.address}/kubevirt/{name}:1.0-1.1"
-            images.push(f"localhost/bench/{name}:1", ref)
-            refs.append(ref)
-    finally:
-        images.remove()
-    pushed = build_figures.uploads_in(server.log_path.read_bytes()[offset:].decode())
-    assert len(pushed.completed) == 4  # one layer and one config per image
-    assert pushed.bytes(server.root / "storage") > 0
-    with requests.Session() as session:
-        copy_tag(session, server.url, "kubevirt/virt-api", "1.0-1.1", "1.0-2.1")
-    refs.append(f"{server.address}/kubevirt/virt-api:1.0-2.1")
-    copied = build_figures.uploads_in(server.log_path.read_bytes()[offset:].decode())
-    assert copied.completed == pushed.completed, "a tag copy uploads no blob"
-
-    before = server.log_path.stat().st_size
-    seconds, missing = head_floor(refs, workers=4)
-    assert missing == 0 and seconds > 0
-    assert requests_since(server.log_path, before) == {"HEAD": 3}
-    _, missing = head_floor([*refs, f"{server.address}/kubevirt/virt-api:absent"], workers=4)
-    assert missing == 1
 
 
 def test_bench_verb_is_wired_and_refuses_an_unknown_part(

@@ -13,8 +13,9 @@ from pipeline.obs.service import parse_service
 from pipeline.services.base import ServiceContext, ServiceUsageError
 from pipeline.services.evalparam import parse_eval
 from pipeline.services.runner import run_services
+from tests.support.paths import DATA as TEST_DATA
 
-DATA = Path(__file__).parent / "data" / "services"
+DATA = TEST_DATA / "services"
 SYSROOT = DATA / "sysroot"
 META = "/usr/lib/obs/service/kubevirt_containers_meta"
 

@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.config.project import load_project
 from pipeline.core.errors import EXIT_INPUT, InputError
+from tests.support.paths import ROOT
 
 VALID = """\
 products:
@@ -70,14 +71,21 @@ def test_valid_project_loads_into_frozen_dataclasses(project: Path) -> None:
 
 # (replace this, with this, expected line:col, words the message must contain)
 MALFORMED = [
-    ("    registry: 127.0.0.1:5555\n", "    registry: 127.0.0.1:5555\n    colour: red\n",
-     "18:5", "unknown key 'colour'"),
+    (
+        "    registry: 127.0.0.1:5555\n",
+        "    registry: 127.0.0.1:5555\n    colour: red\n",
+        "18:5",
+        "unknown key 'colour'",
+    ),
     ('kubevirt: {version: "1.9.0"', "kubevirt: {version: 1.9", "21:", "must be a non-empty string"),
     ("prjconf/local.prjconf", "prjconf/missing.prjconf", "16:14", "does not exist"),
-    ("      - {name: virt-api, dir: dockerfiles/kubevirt/virt-api, since: \"0.55.0\"}\n",
-     "      - {name: virt-api, dir: dockerfiles/kubevirt/virt-api}\n"
-     "      - {name: virt-api, dir: dockerfiles/kubevirt/virt-api}\n",
-     "14:9", "duplicate image 'virt-api'"),
+    (
+        '      - {name: virt-api, dir: dockerfiles/kubevirt/virt-api, since: "0.55.0"}\n',
+        "      - {name: virt-api, dir: dockerfiles/kubevirt/virt-api}\n"
+        "      - {name: virt-api, dir: dockerfiles/kubevirt/virt-api}\n",
+        "14:9",
+        "duplicate image 'virt-api'",
+    ),
     ("platforms: [linux/amd64]", "platforms: linux/amd64", "18:16", "must be a list"),
     ("local_base: true", "local_base: yes please", "19:17", "true or false"),
     ("operator_image: virt-operator", "operator_image: virt-nope", "10:21", "not in 'images'"),
@@ -111,7 +119,7 @@ def test_cli_prints_one_line_and_exits_2_without_traceback(project: Path) -> Non
         capture_output=True,
         text=True,
         check=False,
-        cwd=Path(__file__).parent.parent,
+        cwd=ROOT,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()

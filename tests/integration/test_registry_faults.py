@@ -24,8 +24,8 @@ from pipeline.images.registry.client import (
     parse_challenge,
 )
 from pipeline.tools.registry_server import RegistryServer
-from tests.conftest import Buildah, PushedImage, push_image
 from tests.reliability.faultproxy import Fault, Proxy, answer, drop
+from tests.support.registry import Buildah, PushedImage, push_image
 
 FAST = RetryPolicy(attempts=4, total_seconds=5.0, backoff=0.01, max_backoff=0.05)
 

@@ -20,12 +20,12 @@ from pipeline.obs.service import load_service
 from pipeline.tools import buildah
 from pipeline.tools import rpm as rpmtool
 from pipeline.tools.registry_server import RegistryServer
-from tests.conftest import need_tool
 from tests.reliability.project import copy_project
+from tests.support.paths import ROOT
+from tests.support.tools import need_tool
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
 KUBEVIRT_PACKAGES = {
     "kubevirt-virtctl",
     "kubevirt-virt-api",

@@ -1,35 +1,15 @@
-"""Source0: samples packed reproducibly; upstream tarballs only when downloaded and pinned; and
-offline, a clear message naming the URL instead of a hang or a traceback."""
+"""Source0 upstream: tarballs only when downloaded and pinned; offline, a clear message naming the
+URL instead of a hang or a traceback."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
-import tarfile
 from pathlib import Path
 
 import pytest
 
-from pipeline.stages.fetch_sources import pack_sample
-from tests.conftest import run_pipeline
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def test_packing_a_sample_is_reproducible_and_keeps_hack_build(tmp_path: Path) -> None:
-    sample = ROOT / "samples/containerized-data-importer"
-    first, second = tmp_path / "a.tar.gz", tmp_path / "b.tar.gz"
-    pack_sample(sample, first, "containerized-data-importer-1.66.0", 1_700_000_000)
-    pack_sample(sample, second, "containerized-data-importer-1.66.0", 1_700_000_000)
-    assert (
-        hashlib.sha256(first.read_bytes()).digest() == hashlib.sha256(second.read_bytes()).digest()
-    )
-    with tarfile.open(first) as tar:
-        names = tar.getnames()
-        assert all(n.startswith("containerized-data-importer-1.66.0") for n in names)
-        assert "containerized-data-importer-1.66.0/hack/build/build-go.sh" in names
-        assert {m.mtime for m in tar.getmembers()} == {1_700_000_000}
-        assert {(m.uid, m.gid) for m in tar.getmembers()} == {(0, 0)}
+from tests.support.paths import ROOT
+from tests.support.tools import run_pipeline
 
 
 @pytest.fixture

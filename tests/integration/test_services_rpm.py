@@ -14,9 +14,10 @@ from pipeline.services.base import ServiceContext
 from pipeline.services.evalparam import find_package
 from pipeline.services.runner import run_services
 from pipeline.tools.run import run
+from tests.support.paths import DATA as TEST_DATA
 
 pytestmark = pytest.mark.tools
-DATA = Path(__file__).parent / "data" / "services"
+DATA = TEST_DATA / "services"
 
 SPEC = """\
 Name:           %{pkg_name}

@@ -9,8 +9,9 @@ import pytest
 from pipeline.core.errors import InputError
 from pipeline.services.envfile import load_env, parse_env
 from pipeline.tools.run import run
+from tests.support.paths import DATA as TEST_DATA
 
-DATA = Path(__file__).parent / "data" / "services"
+DATA = TEST_DATA / "services"
 META = DATA / "sysroot" / "usr" / "lib" / "obs" / "service" / "kubevirt_containers_meta"
 
 
