@@ -22,7 +22,7 @@ from typing import Any
 from bench import build as build_figures
 from bench import verify_tags
 from bench.figures import Figure, results_json, table
-from pipeline.config.project import find_project, load_project
+from pipeline.config.project import load_project
 from pipeline.core.console import console, emit
 from pipeline.core.context import Options
 from pipeline.core.errors import InputError, PipelineError
@@ -103,9 +103,9 @@ def measure(project_yaml: Path, parts: tuple[str, ...], work: Path) -> list[Figu
     return figures
 
 
-def main(project_path: Path | None, options: Options) -> int:
+def main(project_path: Path, options: Options) -> int:
     parts = parts_of(options.extra)
-    project_yaml = (project_path or find_project()).resolve()
+    project_yaml = project_path.resolve()
     command = shlex.join(["python", "-m", "pipeline", "bench", *options.extra])
     info = machine()
     started = time.perf_counter()

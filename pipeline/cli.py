@@ -1,96 +1,30 @@
 """`python -m pipeline <verb>`: one parser, shared with the nox sessions (``nox -s VERB -- ARGS``).
 
-Each verb is a small function over a ``Context``; this module only parses, builds the context,
-runs the verb and turns a ``PipelineError`` into one line on stderr and its exit code. A traceback
-is shown only with ``--debug``.
+The verbs are the table in ``pipeline.verbs``; this module only parses, builds the context, runs
+the verb (its pre-flight checks, then its handler) and turns a ``PipelineError`` into one line on
+stderr and its exit code. A traceback is shown only with ``--debug``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.logging import RichHandler
 
-from pipeline.config.project import find_project, load_project
 from pipeline.core.console import console
 from pipeline.core.context import Context, Options
 from pipeline.core.errors import EXIT_INPUT, EXIT_TOOL, InputError, PipelineError
 from pipeline.tools.run import resume, stop_all
+from pipeline.verbs import BY_NAME
 
 log = logging.getLogger("pipeline")
-
-
-@dataclass(frozen=True)
-class Verb:
-    name: str
-    help: str
-    #: "module:function"; the function takes a Context and returns an exit code.
-    handler: str
-    needs_target: bool = True
-
-
-VERBS = (
-    Verb(
-        "setup-host",
-        "check the host tools and install the missing ones",
-        "pipeline.stages.setup_host:main",
-        needs_target=False,
-    ),
-    Verb(
-        "plan",
-        "resolve a target without building: base, versions, tags, what is up to date",
-        "pipeline.stages.plan:main",
-    ),
-    Verb(
-        "fetch-sources",
-        "download the pinned upstream tarballs of a target (sha256-checked)",
-        "pipeline.stages.fetch_sources:main",
-    ),
-    Verb(
-        "rpms",
-        "build the RPMs of every product with rpmbuild, then the repo",
-        "pipeline.stages.rpms:main",
-    ),
-    Verb(
-        "containers",
-        "build every image with buildah from its Dockerfile and the RPM repo",
-        "pipeline.stages.containers:main",
-    ),
-    Verb("build", "rpms, then containers", "pipeline.stages.build:main"),
-    Verb(
-        "publish",
-        "push every image, then move the floating tags and write the release record",
-        "pipeline.stages.publish:main",
-    ),
-    Verb(
-        "verify-tags",
-        "check every image reference of the manifests against the registry",
-        "pipeline.stages.verify:main",
-    ),
-    Verb(
-        "registry",
-        "run the local loopback registry: start, stop or status",
-        "pipeline.stages.registry:main",
-        needs_target=False,
-    ),
-    Verb("obs-export", "write the target as an OBS project tree", "pipeline.obs.export:main"),
-    Verb(
-        "bench",
-        "run the benchmarks and print their figures",
-        "pipeline.stages.bench:main",
-        needs_target=False,
-    ),
-)
-VERB_NAMES = tuple(verb.name for verb in VERBS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -99,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build KubeVirt and CDI as distribution RPMs and images, publish, verify tags.",
     )
     parser.add_argument(
-        "verb", choices=VERB_NAMES, metavar="VERB", help="one of: " + ", ".join(VERB_NAMES)
+        "verb", choices=tuple(BY_NAME), metavar="VERB", help="one of: " + ", ".join(BY_NAME)
     )
     parser.add_argument(
         "args", nargs="*", help="verb arguments (registry: start|stop|status; obs-export: OUTDIR)"
@@ -191,27 +125,8 @@ def configure_logging(options: Options) -> None:
     root.setLevel(level)
 
 
-def _handler(verb: str) -> Callable[..., int]:
-    spec = next(v for v in VERBS if v.name == verb)
-    module_name, function = spec.handler.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise PipelineError(f"`{verb}` is not built yet", hint="see the open issues") from exc
-    handler: Callable[..., int] = getattr(module, function)
-    return handler
-
-
 def run_verb(verb: str, project_path: Path | None, options: Options) -> int:
-    spec = next(v for v in VERBS if v.name == verb)
-    handler = _handler(verb)
-    if not spec.needs_target:
-        return handler(project_path, options)
-    project = load_project(project_path or find_project())
-    target = project.target(options.target)
-    return handler(Context(project=project, target=target, options=options))
+    return BY_NAME[verb].run(Context(options, project_path))
 
 
 class Interrupted(KeyboardInterrupt):

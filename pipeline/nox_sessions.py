@@ -1,11 +1,12 @@
 """The nox sessions. ``noxfile.py`` only imports this module.
 
-Sessions run in nox's own interpreter (``python=False``): the pipeline verbs are called in-process
-through the same parser as ``python -m pipeline`` (so ``nox -s build -- --target tumbleweed`` and
-``python -m pipeline build --target tumbleweed`` mean the same), and a no-op build costs no
-virtualenv. The Python dependencies are installed into that interpreter the first time they are
-missing. Only nox and the standard library are imported at module level, because the noxfile is
-loaded before anything is installed.
+There is one session per verb of ``pipeline.verbs`` (plus ``tests`` and ``lint``). Sessions run in
+nox's own interpreter (``python=False``): the pipeline verbs are called in-process through the
+same parser as ``python -m pipeline`` (so ``nox -s build -- --target tumbleweed`` and ``python -m
+pipeline build --target tumbleweed`` mean the same), and a no-op build costs no virtualenv. The
+Python dependencies are installed into that interpreter the first time they are missing. Only nox,
+the standard library and the dependency-free verb table are imported at module level, because the
+noxfile is loaded before anything is installed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import sys
 from pathlib import Path
 
 import nox
+
+from pipeline.verbs import VERBS, Verb
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_MODULES = ("ruamel.yaml", "requests", "rich") + (
@@ -54,59 +57,29 @@ def _ensure_python_deps(session: nox.Session, dev: bool = False) -> None:
         sys.path.insert(0, str(ROOT))
 
 
-def _verb(session: nox.Session, verb: str, *, setup_host: bool = False) -> None:
+def _run_verb(session: nox.Session, verb: str) -> None:
     _ensure_python_deps(session)
     from pipeline import cli  # imported late: dependencies may just have been installed
 
-    if setup_host:
-        code = cli.main(["--target", "local"], verb="setup-host")
-        if code != 0:
-            session.error("setup-host failed")
     code = cli.main(list(session.posargs), verb=verb)
     if code != 0:
         session.error(f"{verb} exited {code}")
 
 
-@nox.session(name="setup-host", python=False)
-def setup_host(session: nox.Session) -> None:
-    """Check the host tools (rpmbuild, buildah, zypper, ...) and install the missing ones."""
-    _verb(session, "setup-host")
+def _register(verb: Verb) -> None:
+    """One session per verb of the table: ``nox -s VERB -- ARGS`` is ``python -m pipeline VERB
+    ARGS``, with the same pre-flight checks (they are part of the verb)."""
+
+    def run(session: nox.Session) -> None:
+        _run_verb(session, verb.name)
+
+    run.__doc__ = verb.help[0].upper() + verb.help[1:] + "."
+    run.__name__ = verb.name.replace("-", "_")
+    nox.session(name=verb.name, python=False)(run)
 
 
-@nox.session(python=False)
-def plan(session: nox.Session) -> None:
-    """Resolve a target without building: base image, versions, tags, what is up to date."""
-    _verb(session, "plan")
-
-
-@nox.session(python=False)
-def rpms(session: nox.Session) -> None:
-    """Build the RPMs of every product with rpmbuild, then the repo (step 1)."""
-    _verb(session, "rpms", setup_host=True)
-
-
-@nox.session(python=False)
-def containers(session: nox.Session) -> None:
-    """Build every image with buildah from its Dockerfile and the RPM repo (step 2)."""
-    _verb(session, "containers", setup_host=True)
-
-
-@nox.session(python=False)
-def build(session: nox.Session) -> None:
-    """Build a target: rpms, then containers (skips what is up to date)."""
-    _verb(session, "build", setup_host=True)
-
-
-@nox.session(python=False)
-def publish(session: nox.Session) -> None:
-    """Push every image, then move the floating tags and write the release record."""
-    _verb(session, "publish")
-
-
-@nox.session(name="verify-tags", python=False)
-def verify_tags(session: nox.Session) -> None:
-    """Check every image reference in the manifests against the registry."""
-    _verb(session, "verify-tags")
+for _verb in VERBS:
+    _register(_verb)
 
 
 @nox.session(python=False)
@@ -129,9 +102,3 @@ def lint(session: nox.Session) -> None:
     session.run(sys.executable, "-m", "ruff", "check", *code, external=True)
     session.run(sys.executable, "-m", "ruff", "format", "--check", *code, external=True)
     session.run(sys.executable, "-m", "mypy", external=True)
-
-
-@nox.session(python=False)
-def bench(session: nox.Session) -> None:
-    """Run the benchmarks on the local target and print their figures against their targets."""
-    _verb(session, "bench", setup_host=True)

@@ -69,6 +69,9 @@ class Product:
     def images_for(self, version: str) -> tuple[Image, ...]:
         return tuple(image for image in self.images if image.shipped_in(version))
 
+    def image(self, name: str) -> Image:
+        return next(image for image in self.images if image.name == name)
+
 
 @dataclass(frozen=True)
 class Source:

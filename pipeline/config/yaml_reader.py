@@ -22,6 +22,7 @@ from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from ruamel.yaml.resolver import VersionedResolver
 
 from pipeline.core.errors import InputError, Location
+from pipeline.core.files import read_text
 
 #: A 1-based (line, column).
 Position = tuple[int, int]
@@ -183,18 +184,6 @@ def load_all(text: str, file: str) -> Iterator[tuple[Any, Position]]:
         raise InputError(Location(file, line, col), f"malformed YAML: {problem}") from None
     except YAMLError as exc:
         raise InputError(Location(file), f"malformed YAML: {' '.join(str(exc).split())}") from None
-
-
-def read_text(path: Path, what: str = "file") -> str:
-    """The UTF-8 text of ``path``; a missing or unreadable file is an ``InputError``."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, f"{what} not found") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror}") from None
 
 
 def load_file(path: Path) -> Any:

@@ -7,11 +7,12 @@ import os
 import sys
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
-from pipeline.core.context import Options
+if TYPE_CHECKING:  # the context imports the report, which reports through this console
+    from pipeline.core.context import Options
 
 
 @cache

@@ -1,11 +1,14 @@
-"""The context every stage works on: the project, the chosen target, options, paths, output."""
+"""The context every verb works on: the options, and (loaded on first use) the project, the
+chosen target and its build directory and report."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
-from pipeline.config.project import Project, Target
+from pipeline.config.project import Project, Target, find_project, load_project
+from pipeline.core.report import Report
 
 
 @dataclass(frozen=True)
@@ -24,11 +27,26 @@ class Options:
     extra: tuple[str, ...] = ()
 
 
-@dataclass
 class Context:
-    project: Project
-    target: Target
-    options: Options
+    """Options plus the project they name. The project is read only when a verb asks for it:
+    ``setup-host`` runs before there is anything to read."""
+
+    def __init__(self, options: Options, project_path: Path | None = None) -> None:
+        self.options = options
+        self._project_path = project_path
+
+    @cached_property
+    def project_path(self) -> Path:
+        """pipeline.yaml: ``--project``, or found from the current directory upwards."""
+        return self._project_path or find_project()
+
+    @cached_property
+    def project(self) -> Project:
+        return load_project(self.project_path)
+
+    @cached_property
+    def target(self) -> Target:
+        return self.project.target(self.options.target)
 
     @property
     def build_root(self) -> Path:
@@ -42,3 +60,7 @@ class Context:
     @property
     def report_path(self) -> Path:
         return self.build_dir / "report.json"
+
+    @cached_property
+    def report(self) -> Report:
+        return Report(self.report_path, self.target.name)

@@ -78,6 +78,11 @@ class InputError(PipelineError):
         return " ".join(text.split())
 
 
+class StateError(InputError):
+    """A file the pipeline wrote itself (report, release book, release record) that it cannot
+    read back: another version wrote it, or a hand changed it."""
+
+
 class ToolError(PipelineError):
     """An external command failed or could not be started."""
 
@@ -107,18 +112,7 @@ class RegistryError(PipelineError):
     stage = "Registry"
 
 
-class MismatchError(PipelineError):
-    """Verification ran and found differences; the details are in the report."""
-
-    exit_code = EXIT_MISMATCH
-    stage = "Verify"
-
-
 # One per stage: raised for failures that are not an input file's fault.
-class PlanError(PipelineError):
-    stage = "Plan"
-
-
 class RpmsError(PipelineError):
     stage = "Rpms"
 
@@ -129,10 +123,6 @@ class ContainersError(PipelineError):
 
 class PublishError(PipelineError):
     stage = "Publish"
-
-
-class VerifyError(PipelineError):
-    stage = "Verify"
 
 
 class SetupError(PipelineError):

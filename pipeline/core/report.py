@@ -1,42 +1,169 @@
-"""The build report, ``build/<target>/report.json``: each stage records what it made.
+"""The build report, ``build/<target>/report.json``: each stage records what it made, typed.
 
 Later stages read it instead of recomputing (NEVRAs, env values, image ids, digests). A stage
 replaces only its own section, under the lock, so a concurrent or killed build cannot leave a
 mixed or half-written file. A section is written only when its stage succeeded for the entries
-it claims: a failed product or image is recorded as failed, never as built.
+it claims: a failed product or image is recorded as failed, never as built. A report of another
+format, or one whose keys or types are not what this version writes, is refused with one line
+(``StateError``) when it is read, never half-used.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pipeline.core.errors import PipelineError
+from pipeline.core.errors import Location, StateError
+from pipeline.core.records import from_json, to_json
 from pipeline.core.state import locked_update, read_json
 
-FORMAT = 1
+#: Bumped whenever a section's shape changes; a report of another format is refused.
+FORMAT = 2
+Section = TypeVar("Section")
 
 
-def read_report(path: Path) -> dict[str, Any]:
-    return read_json(path)
+@dataclass(frozen=True)
+class RpmRecord:
+    nevra: str
+    name: str
+    #: Relative to the project root.
+    path: str
+    sha256: str
+    files: tuple[str, ...]
 
 
-def section(path: Path, stage: str) -> dict[str, Any]:
-    """A stage's section of the report, ``{}`` if that stage never ran."""
-    found = read_json(path).get(stage, {})
-    return found if isinstance(found, dict) else {}
+@dataclass(frozen=True)
+class ProductBuild:
+    version: str
+    release: str
+    tag: str
+    inputs: str
+    #: The meta env file's values, as extracted from the meta RPM and checked against the plan.
+    env: dict[str, str]
+    source_date_epoch: int
+    rpms: tuple[RpmRecord, ...]
+    seconds: float
+
+    def rpm(self, name: str) -> RpmRecord | None:
+        return next((r for r in self.rpms if r.name == name), None)
 
 
-def require_section(path: Path, stage: str, hint: str) -> dict[str, Any]:
-    found = section(path, stage)
-    if not found:
-        raise PipelineError(f"{path} has no {stage!r} results", hint=hint)
-    return found
+@dataclass(frozen=True)
+class RpmsSection:
+    products: dict[str, ProductBuild]
+    #: Every product built and the repo made: what the containers stage needs.
+    complete: bool
+    repo: str
+    sysroot: str
+    timings: dict[str, dict[str, float]]
+    finished: str = ""
 
 
-def write_section(path: Path, stage: str, data: dict[str, Any], target: str) -> None:
-    with locked_update(path) as report:
-        report["format"] = FORMAT
-        report["target"] = target
-        report[stage] = {**data, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+@dataclass(frozen=True)
+class ImageBuild:
+    name: str
+    product: str
+    state: str  # built, up to date, excluded, failed
+    reference: str = ""
+    tags: tuple[str, ...] = ()
+    id: str = ""
+    #: Bytes of all layers, and of the layers on top of the base image.
+    size: int = 0
+    own_size: int = 0
+    labels: dict[str, str] = field(default_factory=dict)
+    rpms: tuple[str, ...] = ()
+    release: str = ""
+    inputs: str = ""
+    seconds: float = 0.0
+    error: str = ""
+    #: A failed image's error was its input's fault (exit 2), not a tool's (exit 3).
+    input_error: bool = False
+    #: The manifest digest in the registry, once publish pushed the image.
+    digest: str = ""
+
+    @property
+    def usable(self) -> bool:
+        """Built now or before: an image publish can push."""
+        return self.state in ("built", "up to date")
+
+
+@dataclass(frozen=True)
+class ContainersSection:
+    base: str
+    images: dict[str, ImageBuild]
+    timings: dict[str, dict[str, float]]
+    finished: str = ""
+
+
+_SECTIONS: dict[str, type] = {"rpms": RpmsSection, "containers": ContainersSection}
+
+
+class Report:
+    """The report of one target's build directory."""
+
+    def __init__(self, path: Path, target: str) -> None:
+        self.path = path
+        self.target = target
+
+    def _raw(self) -> dict[str, Any]:
+        data = read_json(self.path)
+        found = data.get("format")
+        if data and found != FORMAT:
+            raise StateError(
+                Location(self.path, 1),
+                f"written in report format {found!r}; this pipeline reads format {FORMAT}",
+                hint=f"remove it and build again (nox -s build -- --target {self.target}); "
+                "release numbers are kept in releases.json",
+            )
+        return data
+
+    def _section(self, name: str, cls: type[Section]) -> Section | None:
+        data = self._raw().get(name)
+        return None if data is None else from_json(cls, data, self.path, where=(name,))
+
+    def rpms(self) -> RpmsSection | None:
+        return self._section("rpms", RpmsSection)
+
+    def containers(self) -> ContainersSection | None:
+        return self._section("containers", ContainersSection)
+
+    def require_rpms(self) -> RpmsSection:
+        found = self.rpms()
+        if found is None:
+            raise StateError(
+                self.path,
+                "has no 'rpms' results",
+                hint=f"build first: nox -s build -- --target {self.target}",
+            )
+        return found
+
+    def require_containers(self) -> ContainersSection:
+        found = self.containers()
+        if found is None:
+            raise StateError(
+                self.path,
+                "has no 'containers' results",
+                hint=f"build first: nox -s build -- --target {self.target}",
+            )
+        return found
+
+    def write(self, name: str, section: RpmsSection | ContainersSection) -> None:
+        """Replace one stage's section (stamped with the time it finished)."""
+        assert isinstance(section, _SECTIONS[name])
+        self._raw()  # never write into a report of another format
+        with locked_update(self.path) as report:
+            report["format"] = FORMAT
+            report["target"] = self.target
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            report[name] = {**to_json(section), "finished": stamp}
+
+    def record_digests(self, digests: dict[str, str]) -> None:
+        """Publish: the digest each image was pushed with, so a re-publish skips what is
+        there."""
+        with locked_update(self.path) as report:
+            images = report.get("containers", {}).get("images", {})
+            for name, digest in digests.items():
+                if name in images:
+                    images[name]["digest"] = digest

@@ -8,7 +8,6 @@ fully written temporary file makes each write all-or-nothing.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.errors import InputError
+from pipeline.core.locks import file_lock
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -51,25 +51,13 @@ def write_json(path: Path, data: Any) -> None:
 
 
 @contextmanager
-def locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock tied to ``path`` (on a side file, so replacing ``path`` is safe)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock_path = path.with_name(f".{path.name}.lock")
-    with lock_path.open("a") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
-
-
-@contextmanager
 def locked_update(path: Path) -> Iterator[dict[str, Any]]:
     """Read ``path`` under the lock, let the caller change the dict, write it back atomically.
 
     When the block raises, nothing is written.
     """
-    with locked(path):
+    # The lock is on a side file, so replacing ``path`` itself stays atomic.
+    with file_lock(path.with_name(f".{path.name}.lock")):
         data = read_json(path)
         yield data
         write_json(path, data)

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.config.yaml_reader import MarkedMap, load_all, position, read_text
+from pipeline.config.yaml_reader import MarkedMap, load_all, position
 from pipeline.core.errors import InputError, Location
+from pipeline.core.files import read_text
 from pipeline.images.reference import ImageReference, parse_reference
 
 POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {

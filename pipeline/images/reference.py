@@ -19,6 +19,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from pipeline.obs.conventions import ANY_PLACEHOLDER
+
 DOCKER_HUB = "docker.io"
 #: Where the Docker Hub registry API actually answers.
 DOCKER_HUB_API = "registry-1.docker.io"
@@ -36,9 +38,6 @@ _DIGEST_ALGO = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[+._-][A-Za-z][A-Za-z0-9]*)*"
 _DIGEST_HEX_LEN = {"sha256": 64, "sha384": 96, "sha512": 128}
 #: The container tools read a bare 64-hex word as an image ID, never as a repository.
 _IMAGE_ID = re.compile(r"[a-f0-9]{64}")
-#: OBS placeholders (``%%TAGPREFIX%%``, ``%RELEASE%``) the build services replace; a reference
-#: still holding one is the usual cause of a malformed reference, so the error names it.
-_PLACEHOLDER = re.compile(r"%%[A-Za-z0-9_]+%%|%[A-Z][A-Z0-9_]*%")
 
 
 @dataclass(frozen=True)
@@ -197,7 +196,7 @@ def parse_reference(text: str) -> ImageReference:
     try:
         return _parse(text)
     except ValueError as exc:
-        placeholders = list(dict.fromkeys(_PLACEHOLDER.findall(text)))
+        placeholders = list(dict.fromkeys(m.group() for m in ANY_PLACEHOLDER.finditer(text)))
         if not placeholders:
             raise
         noun = "placeholders" if len(placeholders) > 1 else "placeholder"

@@ -37,9 +37,9 @@ from pipeline.core.digest import IGNORED_DIRS
 from pipeline.core.errors import InputError
 from pipeline.obs.prjconf import load_prjconf
 from pipeline.obs.service import load_service
+from pipeline.obs.spec import source_date_epoch
 from pipeline.services.runner import SERVICES
 from pipeline.stages.fetch_sources import download_path, pack_sample, sha256_of
-from pipeline.stages.rpms import source_date_epoch
 
 CONFIG = "_config"
 SAMPLES = "_samples"

@@ -158,17 +158,6 @@ def package_file(workdir: Path, name: str, *, option: str = "file") -> Path:
     return path
 
 
-def read_text(path: Path) -> str:
-    from pipeline.core.errors import InputError
-
-    try:
-        return path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(path, f"not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot read: {exc.strerror}") from None
-
-
 def write_output(outdir: Path, name: str, text: str) -> None:
     """Write ``text`` as ``outdir/name``, byte for byte (no newline translation)."""
     target = outdir / PurePosixPath(name)

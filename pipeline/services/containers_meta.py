@@ -15,6 +15,7 @@ import argparse
 import re
 from pathlib import Path
 
+from pipeline.obs.conventions import META_KEYS, SERVICE_DIR
 from pipeline.services.base import (
     ServiceArgumentParser,
     ServiceContext,
@@ -23,11 +24,10 @@ from pipeline.services.base import (
     new_parser,
 )
 from pipeline.services.envfile import load_env
-from pipeline.services.evalparam import SERVICE_DIR, meta_file
+from pipeline.services.evalparam import meta_file
 
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9.+-]*_containers_meta")
 #: What the meta file must set for the Dockerfiles' tags and labels.
-REQUIRED = ("REGISTRY", "TAGPREFIX", "LABELPREFIX", "PKG_VERSION", "PKG_RELEASE")
 
 
 def service_for(name: str) -> ServiceSpec | None:
@@ -40,7 +40,7 @@ def service_for(name: str) -> ServiceSpec | None:
     def run(args: argparse.Namespace, workdir: Path, context: ServiceContext) -> ServiceRun:
         path = meta_file(context.sysroot, name)
         env = load_env(path)
-        missing = [key for key in REQUIRED if key not in env.as_dict()]
+        missing = [key for key in META_KEYS if key not in env.as_dict()]
         if missing:
             from pipeline.core.errors import InputError
 

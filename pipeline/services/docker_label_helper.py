@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from pipeline.core.errors import InputError, Location
+from pipeline.core.files import read_text
 from pipeline.services.base import (
     ServiceArgumentParser,
     ServiceContext,
@@ -28,7 +29,6 @@ from pipeline.services.base import (
     ServiceSpec,
     new_parser,
     package_file,
-    read_text,
     split_words,
     write_output,
 )

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.core.errors import InputError
+from pipeline.obs.conventions import SERVICE_DIR
 from pipeline.services.base import ServiceUsageError
 from pipeline.services.envfile import EnvFile, load_env
 from pipeline.tools.run import run
 
-SERVICE_DIR = "/usr/lib/obs/service"
 _META_NAME = r"[A-Za-z0-9][A-Za-z0-9_.+-]*"
 _RPM_NAME = r"[A-Za-z0-9][A-Za-z0-9_.+-]*"
 _EVAL_RE = re.compile(

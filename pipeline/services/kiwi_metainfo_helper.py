@@ -15,6 +15,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipeline.core.files import read_text
+from pipeline.obs.conventions import METAINFO_PLACEHOLDER
 from pipeline.services.base import (
     ServiceArgumentParser,
     ServiceContext,
@@ -22,7 +24,6 @@ from pipeline.services.base import (
     ServiceSpec,
     new_parser,
     package_file,
-    read_text,
     split_words,
     write_output,
 )
@@ -34,21 +35,6 @@ DESCRIPTION = (
     "Replaces %RELEASE%, %BUILDTIME%, %DISTURL%, %SOURCEURL% and the %OS_...% placeholders in "
     "the given files (default: Dockerfile) with the facts of this build."
 )
-PLACEHOLDERS = (
-    "RELEASE",
-    "BUILDTIME",
-    "DISTURL",
-    "SOURCEURL",
-    "OS_VERSION_ID",
-    "OS_VERSION_ID_SP",
-    "OS_PRETTY_NAME",
-    "OS_VENDOR",
-    "OS_PRETTY_NAME_DASHED",
-    "OS_PRETTY_NAME_BEFORE_PAREN",
-    "OS_PRETTY_NAME_BEFORE_PAREN_DASHED",
-    "OS_VERSION",
-)
-PATTERN = re.compile("%(" + "|".join(sorted(PLACEHOLDERS, key=len, reverse=True)) + ")%")
 _DISTURL_RE = re.compile(
     r"obs://(?P<host>[^/\s]+)/(?P<project>[^/\s]+)/[^/\s]+/"
     r"(?P<rev>[0-9a-f]+)-(?P<package>[^:/\s]+)(?::\S*)?"
@@ -122,7 +108,7 @@ def run(args: argparse.Namespace, workdir: Path, context: ServiceContext) -> Ser
         result = substitute(
             read_text(path),
             path,
-            PATTERN,
+            METAINFO_PLACEHOLDER,
             table,
             unknown_is_error=False,
             hint_missing="the build context sets RELEASE, SOURCE_DATE_EPOCH, DISTURL and the "

@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 
 from pipeline.core.errors import InputError
+from pipeline.core.files import read_text
+from pipeline.obs.conventions import ENV_PLACEHOLDER
 from pipeline.services.base import (
     ServiceArgumentParser,
     ServiceContext,
@@ -27,13 +29,12 @@ from pipeline.services.base import (
     ServiceUsageError,
     new_parser,
     package_file,
-    read_text,
     split_words,
     write_output,
 )
 from pipeline.services.envfile import KEY_RE
 from pipeline.services.evalparam import find_package, load_meta, parse_eval
-from pipeline.services.substitute import ENV_PLACEHOLDER, substitute
+from pipeline.services.substitute import substitute
 
 NAME = "replace_using_env"
 SUMMARY = "Replace %%VAR%% placeholders with the values of a meta env file"

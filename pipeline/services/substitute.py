@@ -29,7 +29,6 @@ from pathlib import Path
 
 from pipeline.core.errors import InputError, Location
 
-ENV_PLACEHOLDER = re.compile(r"%%([A-Za-z_][A-Za-z0-9_]*)%%")
 _DIRECTIVE_RE = re.compile(r"#\s*([A-Za-z]+)\s*=\s*(\S*)\s*")
 #: An instruction in exec (JSON array) form, flags such as ``--chown=1:1`` allowed before it.
 _JSON_FORM_RE = re.compile(r"\s*[A-Za-z]+\s+(?:--\S+\s+)*\[")

@@ -10,17 +10,17 @@ import importlib
 import sys
 from pathlib import Path
 
-from pipeline.core.context import Options
+from pipeline.core.context import Context
 from pipeline.core.errors import PipelineError
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def main(project_path: Path | None, options: Options) -> int:
+def main(ctx: Context) -> int:
     if not (ROOT / "bench" / "run.py").is_file():
         raise PipelineError(f"{ROOT / 'bench' / 'run.py'} not found", hint="run from a checkout")
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     runner = importlib.import_module("bench.run")
-    code: int = runner.main(project_path, options)
+    code: int = runner.main(ctx.project_path, ctx.options)
     return code

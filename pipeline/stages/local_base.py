@@ -22,16 +22,15 @@ to any of them builds a new image and an unchanged tree reuses the old one.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import logging
 import shutil
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.core.errors import ContainersError, InputError, Location, ToolError
+from pipeline.core.locks import file_lock
 from pipeline.tools import buildah
 from pipeline.tools.run import run
 
@@ -287,18 +286,6 @@ def build_provides_rpms(work_dir: Path, rootfs: Path, provides_file: Path, relea
 # --- step 3: the image ------------------------------------------------------------------------
 
 
-@contextmanager
-def _locked(base_dir: Path) -> Iterator[None]:
-    """Two pipelines (or test workers) on one machine build the base once, not twice at once."""
-    base_dir.mkdir(parents=True, exist_ok=True)
-    with (base_dir / ".lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def ensure_local_base(
     build_dir: Path, *, inputs_dir: Path = INPUTS_DIR, mirror: str = DEFAULT_MIRROR
 ) -> BaseImage:
@@ -306,7 +293,8 @@ def ensure_local_base(
     digest = inputs_hash(inputs_dir)
     name = f"{IMAGE}:{digest}"
     base_dir = build_dir.resolve() / "base"
-    with _locked(base_dir):
+    # Two pipelines (or test workers) on one machine build the base once, not twice at once.
+    with file_lock(base_dir / ".lock"):
         stored = {n: image_id for image_id, names in buildah.stored_images().items() for n in names}
         if name in stored:
             if stored.get(f"{IMAGE}:latest") != stored[name]:
@@ -334,7 +322,7 @@ def ensure_local_base(
                 layers=False,
                 labels={
                     "org.opencontainers.image.title": "pipeline local base",
-                    "org.opensuse.pipeline.core.digest-hash": digest,
+                    "org.opensuse.pipeline.inputs-hash": digest,
                 },
             )
         except ToolError as exc:

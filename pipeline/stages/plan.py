@@ -1,78 +1,38 @@
 """plan: resolve a target completely before any work, and show it.
 
-Everything later stages need is decided here once: the prjconf's macros and build args, the base
-image, the registry path, each product's version, inputs digest, release and so its tag, the
-images with their full references, and what is already up to date. ``plan --json`` prints it.
+Everything later stages need is decided here once, into a ``Plan`` (``pipeline.core.plan``): the
+prjconf's macros and build args, the base image, the registry path, each product's version,
+inputs digest, release and so its tag, its rpmbuild defines and build time, the images with their
+full references, and what is already up to date. ``plan --json`` prints it.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
 
 from rich.table import Table
 
-from pipeline.config.project import Product, Target
+from pipeline.config.project import Product
 from pipeline.core.console import console, emit
 from pipeline.core.context import Context
 from pipeline.core.digest import tree_digest
 from pipeline.core.errors import InputError, Location
-from pipeline.core.release import RELEASE_RE, ReleaseBook, ci_count
+from pipeline.core.files import read_text
+from pipeline.core.plan import ImagePlan, Plan, ProductPlan
+from pipeline.core.release import RELEASE_RE, ReleaseBook, ci_count, render_release
 from pipeline.images.reference import parse_reference
 from pipeline.obs.dockerfile import load_dockerfile, resolve_from
-from pipeline.obs.prjconf import Prjconf, load_prjconf
+from pipeline.obs.prjconf import DEFAULT_RELEASE, Prjconf, load_prjconf
+from pipeline.obs.spec import source_date_epoch
 
 #: The prjconf macros the spec files read (see specs/*/…spec); the pipeline reads the same ones.
 REGISTRY_MACRO = "container_registry"
 TAGPREFIX_MACRO = "container_tagprefix"
 LABELPREFIX_MACRO = "container_labelprefix"
 LABEL_PREFIX = re.compile(r"[a-z0-9]+(?:[.-][a-z0-9]+)*")
-
-
-@dataclass(frozen=True)
-class ImagePlan:
-    name: str
-    directory: str
-    #: ``<registry>/<tagprefix>/<name>:<version>-<release>``
-    reference: str
-    base_image: str
-
-
-@dataclass(frozen=True)
-class ProductPlan:
-    name: str
-    version: str
-    source: str
-    ci_cnt: int
-    inputs: str
-    #: "up to date" (last release reused), "next" (a build would take it), or "override".
-    release_state: str
-    release: str
-    tag: str
-    up_to_date: bool
-    images: tuple[ImagePlan, ...]
-
-
-@dataclass(frozen=True)
-class Plan:
-    target: str
-    prjconf: str
-    build_args: dict[str, str]
-    base_images: tuple[str, ...]
-    registry: str
-    tag_prefix: str
-    label_prefix: str
-    registry_path: str
-    platforms: tuple[str, ...]
-    products: tuple[ProductPlan, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def product(self, name: str) -> ProductPlan:
-        return next(p for p in self.products if p.name == name)
 
 
 def _macro(prjconf: Prjconf, name: str) -> str:
@@ -154,6 +114,38 @@ def product_inputs(ctx: Context, product: Product, registry: str) -> tuple[list[
     return paths, tree_digest(paths, ctx.project.root, extra)
 
 
+@dataclass(frozen=True)
+class Coordinates:
+    """Where the target's images go, from its prjconf (checked against pipeline.yaml)."""
+
+    registry: str
+    tag_prefix: str
+    label_prefix: str
+
+    @property
+    def registry_path(self) -> str:
+        return f"{self.registry}/{self.tag_prefix}"
+
+
+def coordinates(ctx: Context, prjconf: Prjconf) -> Coordinates:
+    found = Coordinates(
+        registry_of(ctx, prjconf),
+        _macro(prjconf, TAGPREFIX_MACRO),
+        _macro(prjconf, LABELPREFIX_MACRO),
+    )
+    check_coordinates(prjconf, found.registry, found.tag_prefix, found.label_prefix)
+    return found
+
+
+def _check_release_option(ctx: Context) -> None:
+    if ctx.options.release and not RELEASE_RE.match(ctx.options.release):
+        raise InputError(
+            None,
+            f"--release {ctx.options.release!r} is not a release",
+            hint="use digits and dots, e.g. 4.2",
+        )
+
+
 def _image_plans(
     ctx: Context, product: Product, version: str, prefix: str, tag: str, args: dict[str, str]
 ) -> tuple[ImagePlan, ...]:
@@ -172,68 +164,89 @@ def _image_plans(
     return tuple(images)
 
 
-def resolve(ctx: Context) -> Plan:
+def _release(
+    ctx: Context, book: ReleaseBook, name: str, inputs: str, ci_cnt: int, template: str
+) -> tuple[str, str, bool]:
+    """(state, release, up to date) of a product: its last release when nothing changed."""
+    last = book.last_success(name)
+    up_to_date = bool(last and last.inputs == inputs and not ctx.options.force)
+    if ctx.options.release:
+        return "override", ctx.options.release, up_to_date
+    if up_to_date and last:
+        return "up to date", last.release, True
+    render = partial(render_release, template)
+    return "next", book.next_release(name, ci_cnt, render), False
+
+
+def _rpm_defines(product: Product, version: str, prjconf: Prjconf, registry: str) -> dict[str, str]:
+    """The version the one spec builds, the prjconf's Macros: as OBS puts them into the build
+    root, and the registry the manifests name: the one images are pushed to (plan checked the
+    prjconf agrees with pipeline.yaml; --registry overrides both)."""
+    defines = {product.version_macro: version}
+    defines.update((name, value) for name, value in prjconf.rpm_defines() if name != REGISTRY_MACRO)
+    defines[REGISTRY_MACRO] = registry
+    return defines
+
+
+def _product_plan(
+    ctx: Context,
+    product: Product,
+    prjconf: Prjconf,
+    where: Coordinates,
+    book: ReleaseBook,
+    template: str,
+) -> ProductPlan:
+    pinned = ctx.target.products[product.name]
+    paths, inputs = product_inputs(ctx, product, where.registry)
+    ci_cnt = ci_count(ctx.project.root, paths)
+    state, release, up_to_date = _release(ctx, book, product.name, inputs, ci_cnt, template)
+    tag = f"{pinned.version}-{release}"
+    directory = pinned.source.directory
+    spec_text = read_text(product.spec, "spec file")
+    return ProductPlan(
+        name=product.name,
+        version=pinned.version,
+        source=str(directory.relative_to(ctx.project.root))
+        if directory
+        else str(pinned.source.url),
+        ci_cnt=ci_cnt,
+        inputs=inputs,
+        release_state=state,
+        release=release,
+        tag=tag,
+        up_to_date=up_to_date,
+        source_date_epoch=source_date_epoch(spec_text, product.spec),
+        defines=_rpm_defines(product, pinned.version, prjconf, where.registry),
+        images=_image_plans(
+            ctx, product, pinned.version, where.registry_path, tag, dict(prjconf.docker_args)
+        ),
+    )
+
+
+def make_plan(ctx: Context) -> Plan:
     """Resolve the context's target; reads state, changes nothing."""
-    target: Target = ctx.target
-    prjconf = load_prjconf(target.prjconf)
-    registry = registry_of(ctx, prjconf)
-    tag_prefix = _macro(prjconf, TAGPREFIX_MACRO)
-    label_prefix = _macro(prjconf, LABELPREFIX_MACRO)
-    check_coordinates(prjconf, registry, tag_prefix, label_prefix)
-    if ctx.options.release and not RELEASE_RE.match(ctx.options.release):
-        raise InputError(
-            None,
-            f"--release {ctx.options.release!r} is not a release",
-            hint="use digits and dots, e.g. 4.2",
-        )
-    registry_path = f"{registry}/{tag_prefix}"
-    args = dict(prjconf.docker_args)
+    prjconf = load_prjconf(ctx.target.prjconf)
+    where = coordinates(ctx, prjconf)
+    _check_release_option(ctx)
+    template = prjconf.release_template or DEFAULT_RELEASE
     book = ReleaseBook(ctx.build_dir)
-    products = []
-    for name, product in ctx.project.products.items():
-        pinned = target.products[name]
-        paths, inputs = product_inputs(ctx, product, registry)
-        ci_cnt = ci_count(ctx.project.root, paths)
-        last = book.last_success(name)
-        up_to_date = bool(last and last.inputs == inputs and not ctx.options.force)
-        if ctx.options.release:
-            state, release = "override", ctx.options.release
-        elif up_to_date and last:
-            state, release = "up to date", last.release
-        else:
-            state, release = "next", book.next_release(name, ci_cnt, prjconf.render_release)
-        tag = f"{pinned.version}-{release}"
-        source = (
-            str(pinned.source.directory.relative_to(ctx.project.root))
-            if pinned.source.directory
-            else str(pinned.source.url)
-        )
-        products.append(
-            ProductPlan(
-                name=name,
-                version=pinned.version,
-                source=source,
-                ci_cnt=ci_cnt,
-                inputs=inputs,
-                release_state=state,
-                release=release,
-                tag=tag,
-                up_to_date=up_to_date,
-                images=_image_plans(ctx, product, pinned.version, registry_path, tag, args),
-            )
-        )
-    bases = tuple(sorted({image.base_image for p in products for image in p.images}))
+    products = tuple(
+        _product_plan(ctx, product, prjconf, where, book, template)
+        for product in ctx.project.products.values()
+    )
     return Plan(
-        target=target.name,
-        prjconf=str(target.prjconf.relative_to(ctx.project.root)),
-        build_args=args,
-        base_images=bases,
-        registry=registry,
-        tag_prefix=tag_prefix,
-        label_prefix=label_prefix,
-        registry_path=registry_path,
-        platforms=target.platforms,
-        products=tuple(products),
+        target=ctx.target.name,
+        prjconf=str(ctx.target.prjconf.relative_to(ctx.project.root)),
+        build_args=dict(prjconf.docker_args),
+        base_images=tuple(sorted({image.base_image for p in products for image in p.images})),
+        registry=where.registry,
+        tag_prefix=where.tag_prefix,
+        label_prefix=where.label_prefix,
+        registry_path=where.registry_path,
+        platforms=ctx.target.platforms,
+        release_template=template,
+        os_version=prjconf.macro("sle_version"),
+        products=products,
     )
 
 
@@ -260,7 +273,7 @@ def show(plan: Plan) -> None:
 
 
 def main(ctx: Context) -> int:
-    plan = resolve(ctx)
+    plan = make_plan(ctx)
     if ctx.options.json is None:
         show(plan)
     emit(ctx.options, plan.to_json())

@@ -14,23 +14,22 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rich.table import Table
 
 from pipeline.core.console import console, emit
 from pipeline.core.context import Context
 from pipeline.core.errors import PublishError, RegistryError, ToolError
-from pipeline.core.report import require_section
-from pipeline.core.state import locked_update, write_json
-from pipeline.images.reference import ImageReference, is_loopback_host, parse_reference
-from pipeline.images.registry.client import NotFound, RegistryClient, RetryPolicy
-from pipeline.stages.verify import build_manifests
-from pipeline.tools import buildah
+from pipeline.core.release import ReleaseRecord
+from pipeline.core.report import ImageBuild, RpmsSection
+from pipeline.images.reference import is_loopback_host, parse_reference
+from pipeline.images.registry import NotFound, RegistryClient, RetryPolicy
+from pipeline.images.shipped import unpack_manifests
+from pipeline.tools import buildah, skopeo
 from pipeline.tools.registry_server import DEFAULT_ROOT, start
-from pipeline.tools.run import recording, run
+from pipeline.tools.run import recording
 
 
 @dataclass
@@ -38,15 +37,29 @@ class Pushed:
     image: str
     product: str
     reference: str
-    digest: str
-    pushed: list[str]
-    skipped: list[str]
-    floating: list[str]
+    digest: str = ""
+    pushed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    floating: list[str] = field(default_factory=list)
 
 
 def floating(tag: str, version: str) -> bool:
     """A tag that moves from release to release: the bare version."""
     return tag.rsplit(":", 1)[-1] == version
+
+
+def publish(ctx: Context) -> list[Pushed]:
+    rpms, images = _complete_build(ctx)
+    ensure_local_registry(ctx, next(iter(images.values())).reference.split("/", 1)[0])
+    with recording(), RegistryClient() as client, tempfile.TemporaryDirectory() as tmp:
+        results = [_push_unique(ctx, client, rpms, image, Path(tmp)) for image in images.values()]
+        _read_back(client, results)
+        for done in results:
+            version = rpms.products[done.product].version
+            _move_floating(client, done, images[done.image], version)
+        _write_records(ctx, rpms, results)
+    ctx.report.record_digests({r.image: r.digest for r in results})
+    return results
 
 
 def ensure_local_registry(ctx: Context, registry: str) -> None:
@@ -63,29 +76,54 @@ def ensure_local_registry(ctx: Context, registry: str) -> None:
     console().print(f"started the local registry on {server.address} (pid {server.pid})")
 
 
-def _complete_build(ctx: Context) -> tuple[dict[str, Any], dict[str, Any]]:
-    rpms = require_section(ctx.report_path, "rpms", hint="build first: nox -s build")
-    images = require_section(ctx.report_path, "containers", hint="build first: nox -s build")
-    wanted = {
-        image.name: name
-        for name, product in ctx.project.products.items()
-        for image in product.images_for(ctx.target.products[name].version)
-    }
-    entries = images.get("images", {})
+def _complete_build(ctx: Context) -> tuple[RpmsSection, dict[str, ImageBuild]]:
+    """The last build's sections, when every image of every product is built for its tag."""
+    rpms = ctx.report.require_rpms()
+    built = ctx.report.require_containers().images
     problems = []
-    for name, product in wanted.items():
-        entry = entries.get(name)
-        tag = rpms["products"][product]["tag"]
-        if entry is None or entry["state"] not in ("built", "up to date"):
-            problems.append(f"{name} ({entry['state'] if entry else 'not built'})")
-        elif not entry["reference"].endswith(f":{tag}"):
-            problems.append(f"{name} (built for {entry['reference']}, not {tag})")
+    for name, product in ctx.project.products.items():
+        version = ctx.target.products[name].version
+        tag = rpms.products[name].tag if name in rpms.products else "?"
+        for image in product.images_for(version):
+            entry = built.get(image.name)
+            if entry is None or not entry.usable:
+                problems.append(f"{image.name} ({entry.state if entry else 'not built'})")
+            elif not entry.reference.endswith(f":{tag}"):
+                problems.append(f"{image.name} (built for {entry.reference}, not {tag})")
     if problems:
         raise PublishError(
             "the last build is incomplete, nothing was published: " + ", ".join(problems),
             hint="run the build again (nox -s build); a release is published whole or not at all",
         )
-    return rpms, entries
+    return rpms, {name: entry for name, entry in built.items() if entry.usable}
+
+
+def _push_unique(
+    ctx: Context, client: RegistryClient, rpms: RpmsSection, image: ImageBuild, tmp: Path
+) -> Pushed:
+    """Push every unique tag of ``image``, skipping what the registry holds with our digest."""
+    product = rpms.products[image.product]
+    done = Pushed(image.name, image.product, image.reference)
+    recorded = image.digest
+    for tag in image.tags:
+        if floating(tag, product.version):
+            continue
+        there = client.head_manifest(tag)
+        if not isinstance(there, NotFound) and recorded and there.digest == recorded:
+            done.skipped.append(tag)
+            continue
+        _withdraw_record(ctx, image.product, product.tag)
+        with console().status(f"push {tag}"):
+            digest = _push(image.id, tag, tmp)
+        done.pushed.append(tag)
+        if recorded and digest != recorded:
+            raise PublishError(f"{tag}: pushed digest {digest} differs from {recorded}")
+        recorded = digest
+    done.digest = recorded
+    console().print(
+        f"[green]✓[/] {image.name}: {len(done.pushed)} pushed, {len(done.skipped)} already there"
+    )
+    return done
 
 
 def _push(image_id: str, tag: str, workdir: Path) -> str:
@@ -102,78 +140,26 @@ def _push(image_id: str, tag: str, workdir: Path) -> str:
     return digest
 
 
-def _copy_tag(source: ImageReference, tag: str) -> None:
-    """Point ``tag`` at the manifest ``source`` names, byte for byte (no blob is uploaded)."""
-    tls = str(not is_loopback_host(source.registry)).lower()
-    run(
-        [
-            "skopeo",
-            "copy",
-            "--preserve-digests",
-            "--all",
-            f"--src-tls-verify={tls}",
-            f"--dest-tls-verify={tls}",
-            f"docker://{source}",
-            f"docker://{tag}",
-        ],
-        timeout=600,
-    )
-
-
-def run_stage(ctx: Context) -> list[Pushed]:
-    rpms, entries = _complete_build(ctx)
-    registry = next(iter(entries.values()))["reference"].split("/", 1)[0]
-    ensure_local_registry(ctx, registry)
-    results: list[Pushed] = []
-    out = console()
-    with recording(), RegistryClient() as client, tempfile.TemporaryDirectory() as tmp:
-        # (1) every unique tag, skipping what the registry already holds with our digest
-        for name, entry in entries.items():
-            if entry["state"] not in ("built", "up to date"):
-                continue
-            product = entry["product"]
-            version = rpms["products"][product]["version"]
-            done = Pushed(name, product, entry["reference"], "", [], [], [])
-            recorded = entry.get("digest")
-            for tag in entry["tags"]:
-                if floating(tag, version):
-                    continue
-                there = client.head_manifest(tag)
-                if not isinstance(there, NotFound) and recorded and there.digest == recorded:
-                    done.skipped.append(tag)
-                    continue
-                _withdraw_record(ctx, product, rpms["products"][product]["tag"])
-                with out.status(f"push {tag}"):
-                    digest = _push(entry["id"], tag, Path(tmp))
-                done.pushed.append(tag)
-                if recorded and digest != recorded:
-                    raise PublishError(f"{tag}: pushed digest {digest} differs from {recorded}")
-                recorded = digest
-            done.digest = recorded or ""
-            results.append(done)
-            out.print(
-                f"[green]✓[/] {name}: {len(done.pushed)} pushed, {len(done.skipped)} already there"
+def _read_back(client: RegistryClient, results: list[Pushed]) -> None:
+    """Every reference, read back: the set is complete before anything floats."""
+    for done in results:
+        there = client.head_manifest(done.reference)
+        if isinstance(there, NotFound) or there.digest != done.digest:
+            raise PublishError(
+                f"{done.reference} is not in the registry after the push",
+                hint="re-run publish; nothing floating was moved",
             )
-        # (2) read every reference back: the set is complete before anything floats
-        for done in results:
-            there = client.head_manifest(done.reference)
-            if isinstance(there, NotFound) or there.digest != done.digest:
-                raise PublishError(
-                    f"{done.reference} is not in the registry after the push",
-                    hint="re-run publish; nothing floating was moved",
-                )
-        for done in results:
-            version = rpms["products"][done.product]["version"]
-            for tag in entries[done.image]["tags"]:
-                if floating(tag, version):
-                    there = client.head_manifest(tag)
-                    if isinstance(there, NotFound) or there.digest != done.digest:
-                        _copy_tag(parse_reference(done.reference).with_digest(done.digest), tag)
-                    done.floating.append(tag)
-        # (3) the release records, last
-        _write_records(ctx, rpms, results)
-    _remember_digests(ctx, results)
-    return results
+
+
+def _move_floating(client: RegistryClient, done: Pushed, image: ImageBuild, version: str) -> None:
+    for tag in image.tags:
+        if not floating(tag, version):
+            continue
+        there = client.head_manifest(tag)
+        if isinstance(there, NotFound) or there.digest != done.digest:
+            source = parse_reference(done.reference).with_digest(done.digest)
+            skopeo.copy_manifest(str(source), tag, tls_verify=not is_loopback_host(source.registry))
+        done.floating.append(tag)
 
 
 def _withdraw_record(ctx: Context, product: str, tag: str) -> None:
@@ -181,39 +167,30 @@ def _withdraw_record(ctx: Context, product: str, tag: str) -> None:
     OBS re-publishes a rebuilt container), its release record goes: a record exists only while
     the registry holds exactly the set it lists. The record is written again once the set is
     complete."""
-    record = ctx.build_dir / "releases" / f"{product}-{tag}.json"
+    record = ReleaseRecord.path(ctx.build_dir, product, tag)
     if record.exists():
         record.unlink()
         console().print(f"[yellow]{record.name}: withdrawn until the changed set is complete[/]")
 
 
-def _write_records(ctx: Context, rpms: dict[str, Any], results: list[Pushed]) -> None:
+def _write_records(ctx: Context, rpms: RpmsSection, results: list[Pushed]) -> None:
     with tempfile.TemporaryDirectory(dir=ctx.build_dir) as tmp:
-        manifests = dict(build_manifests(ctx, Path(tmp)))
-        for product, entry in rpms["products"].items():
-            record = {
-                "product": product,
-                "target": ctx.target.name,
-                "version": entry["version"],
-                "release": entry["release"],
-                "tag": entry["tag"],
-                "published": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                "manifests": {
+        shipped = unpack_manifests(ctx.project, rpms, ctx.report_path, Path(tmp))
+        manifests = {found.product: found.files for found in shipped}
+        for product, entry in rpms.products.items():
+            ReleaseRecord(
+                product=product,
+                target=ctx.target.name,
+                version=entry.version,
+                release=entry.release,
+                tag=entry.tag,
+                published=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                manifests={
                     path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-                    for path in manifests.get(product, [])
+                    for path in manifests.get(product, ())
                 },
-                "images": {r.reference: r.digest for r in results if r.product == product},
-            }
-            write_json(ctx.build_dir / "releases" / f"{product}-{entry['tag']}.json", record)
-
-
-def _remember_digests(ctx: Context, results: list[Pushed]) -> None:
-    """Record each pushed digest in the report, so a re-publish can skip what is there."""
-    with locked_update(ctx.report_path) as report:
-        images = report.get("containers", {}).get("images", {})
-        for r in results:
-            if r.image in images:
-                images[r.image]["digest"] = r.digest
+                images={r.reference: r.digest for r in results if r.product == product},
+            ).save(ctx.build_dir)
 
 
 def summary(results: list[Pushed]) -> Table:
@@ -234,7 +211,7 @@ def summary(results: list[Pushed]) -> Table:
 
 def main(ctx: Context) -> int:
     try:
-        results = run_stage(ctx)
+        results = publish(ctx)
     except ToolError as exc:
         raise PublishError(
             f"{exc.message}; no floating tag was moved",

@@ -6,11 +6,8 @@ publishes to (pipeline.yaml), or ``--registry 127.0.0.1:PORT``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pipeline.config.project import find_project, load_project
 from pipeline.core.console import console, emit
-from pipeline.core.context import Options
+from pipeline.core.context import Context
 from pipeline.core.errors import InputError
 from pipeline.images.reference import is_loopback_host
 from pipeline.tools import registry_server
@@ -18,18 +15,12 @@ from pipeline.tools import registry_server
 ACTIONS = ("start", "stop", "status")
 
 
-def _address(project_path: Path, options: Options) -> str:
-    if options.registry:
-        return options.registry
-    project = load_project(project_path)
-    return project.target(options.target).registry
-
-
-def main(project_path: Path | None, options: Options) -> int:
+def main(ctx: Context) -> int:
+    options = ctx.options
     action = options.extra[0] if options.extra else "status"
     if action not in ACTIONS or len(options.extra) > 1:
         raise InputError(None, f"registry takes one of {', '.join(ACTIONS)}, not {options.extra}")
-    project_path = project_path or find_project()
+    project_path = ctx.project_path
     root = project_path.parent / registry_server.DEFAULT_ROOT
     if action == "stop":
         stopped = registry_server.stop(root)
@@ -37,7 +28,8 @@ def main(project_path: Path | None, options: Options) -> int:
         emit(options, {"running": False, "stopped": stopped})
         return 0
     if action == "start":
-        address = _address(project_path, options)
+        # --registry names another loopback port; otherwise the one the target publishes to.
+        address = options.registry or ctx.target.registry
         port = address.rpartition(":")[2]
         if not is_loopback_host(address) or not port.isdigit():
             raise InputError(

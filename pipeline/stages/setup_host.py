@@ -15,7 +15,7 @@ from pathlib import Path
 from rich.table import Table
 
 from pipeline.core.console import console, emit
-from pipeline.core.context import Options
+from pipeline.core.context import Context
 from pipeline.core.errors import SetupError, ToolError
 from pipeline.tools.golang import ensure_go, version_of
 from pipeline.tools.run import run
@@ -108,30 +108,41 @@ def _install(packages: list[str], family: str) -> None:
         )
 
 
-def check(install: bool = True) -> list[dict[str, str]]:
-    """Return one row per tool; install the missing ones first when allowed and possible."""
+def ensure_tools(install: bool = True) -> None:
+    """Every host tool on PATH; the missing ones installed first when allowed and possible."""
     family = _os_family()
     missing = [tool for tool in TOOLS if shutil.which(tool.command) is None]
-    if missing:
-        packages = sorted({tool.apt if family != "suse" else tool.zypper for tool in missing})
-        if not install or os.geteuid() != 0:
-            manager = "zypper -n install" if family == "suse" else "apt-get install -y"
-            raise SetupError(
-                "missing host tools: " + ", ".join(tool.name for tool in missing),
-                hint=f"run as root: {manager} {' '.join(packages)}",
-            )
-        console().print(f"installing {' '.join(packages)} ...")
-        _install(packages, family)
-    rows = []
-    for tool in TOOLS:
-        path = shutil.which(tool.command)
-        if path is None:
-            raise SetupError(
-                f"{tool.name} is still missing after the install",
-                hint=f"install the package that provides `{tool.command}`",
-            )
-        rows.append({"tool": tool.name, "path": path, "version": _version(tool), "why": tool.why})
-    return rows
+    if not missing:
+        return
+    packages = sorted({tool.apt if family != "suse" else tool.zypper for tool in missing})
+    if not install or os.geteuid() != 0:
+        manager = "zypper -n install" if family == "suse" else "apt-get install -y"
+        raise SetupError(
+            "missing host tools: " + ", ".join(tool.name for tool in missing),
+            hint=f"run as root: {manager} {' '.join(packages)}",
+        )
+    console().print(f"installing {' '.join(packages)} ...")
+    _install(packages, family)
+    still = [tool.name for tool in TOOLS if shutil.which(tool.command) is None]
+    if still:
+        raise SetupError(
+            f"{', '.join(still)} still missing after the install",
+            hint="install the packages that provide them",
+        )
+
+
+def check(install: bool = True) -> list[dict[str, str]]:
+    """One row per tool with its path and version; the missing ones installed first."""
+    ensure_tools(install)
+    return [
+        {
+            "tool": t.name,
+            "path": shutil.which(t.command) or "",
+            "version": _version(t),
+            "why": t.why,
+        }
+        for t in TOOLS
+    ]
 
 
 def go_row() -> dict[str, str]:
@@ -141,7 +152,8 @@ def go_row() -> dict[str, str]:
     return {"tool": "go", "path": str(go), "version": f"go{version}", "why": "compiles the Go code"}
 
 
-def main(project: Path | None, options: Options) -> int:
+def main(ctx: Context) -> int:
+    options = ctx.options
     rows = [*check(), go_row()]
     table = Table(title="host tools", title_justify="left")
     for column in ("tool", "version", "path"):

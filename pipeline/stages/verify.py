@@ -29,11 +29,10 @@ from pipeline.config.project import Product
 from pipeline.core.console import console, emit
 from pipeline.core.context import Context
 from pipeline.core.errors import EXIT_MISMATCH, EXIT_OK, InputError, Location, RegistryError
-from pipeline.core.report import require_section
-from pipeline.core.state import read_json
+from pipeline.core.release import ReleaseRecord
 from pipeline.images.manifests import FoundImage, ManifestScan, scan_files
-from pipeline.images.registry.client import Failed, ImageDetails, NotFound, RegistryClient
-from pipeline.tools import rpm
+from pipeline.images.registry import Failed, ImageDetails, NotFound, RegistryClient
+from pipeline.images.shipped import unpack_manifests
 
 URL_SCHEMES = ("https://", "http://")
 VERSION_LABEL = "org.opencontainers.image.version"
@@ -80,47 +79,6 @@ def _product_of(image: FoundImage, products: dict[str, Product]) -> str:
     return "-"
 
 
-def build_manifests(ctx: Context, workdir: Path) -> list[tuple[str, list[Path]]]:
-    """The manifest files inside the target's last-built manifests RPMs, unpacked under
-    ``workdir/<product>/`` (``display_names`` names them as ``<rpm>:/path``)."""
-    rpms = require_section(
-        ctx.report_path, "rpms", hint=f"build first: nox -s build -- --target {ctx.target.name}"
-    )
-    found = []
-    for name, product in ctx.project.products.items():
-        entry = rpms.get("products", {}).get(name)
-        package = next(
-            (r for r in (entry or {}).get("rpms", []) if r["name"] == product.manifests_package),
-            None,
-        )
-        if package is None:
-            raise InputError(
-                ctx.report_path,
-                f"no {product.manifests_package} RPM recorded",
-                hint="re-run the rpms stage",
-            )
-        root = workdir / name
-        rpm.extract(ctx.project.root / package["path"], root)
-        directory = root / product.manifests_dir.lstrip("/")
-        files = sorted(directory.glob("*.yaml"))
-        if not files:
-            raise InputError(package["path"], f"holds no manifests under {product.manifests_dir}")
-        found.append((name, files))
-    return found
-
-
-def display_names(
-    groups: list[tuple[str, list[Path]]], workdir: Path, ctx: Context
-) -> dict[str, str]:
-    names = {}
-    for product, paths in groups:
-        package = ctx.project.products[product].manifests_package if product else ""
-        for path in paths:
-            inside = path.relative_to(workdir / product) if path.is_relative_to(workdir) else None
-            names[str(path)] = f"{package}:/{inside}" if inside is not None else str(path)
-    return names
-
-
 def _download(url: str, workdir: Path, index: int) -> Path:
     try:
         resp = requests.get(url, timeout=30)
@@ -135,10 +93,11 @@ def _download(url: str, workdir: Path, index: int) -> Path:
 
 
 def _expectations(ctx: Context) -> Expectations:
-    digests: dict[str, str] = {}
-    for record in sorted((ctx.build_dir / "releases").glob("*.json")):
-        for ref, digest in read_json(record).get("images", {}).items():
-            digests[ref] = digest
+    digests = {
+        ref: digest
+        for record in ReleaseRecord.load_all(ctx.build_dir)
+        for ref, digest in record.images.items()
+    }
     return Expectations(digests=digests, platforms=ctx.target.platforms)
 
 
@@ -264,27 +223,18 @@ def show(findings: list[Finding]) -> None:
     console().print(f"[{colour}]{len(findings) - bad} of {len(findings)} references good[/]")
 
 
-def run_stage(ctx: Context) -> list[Finding]:
+def verify(ctx: Context) -> list[Finding]:
+    """Scan the manifests (the build's, or ``--manifests``) and check every reference."""
     products = dict(ctx.project.products)
-    with tempfile.TemporaryDirectory(prefix="verify-", dir=_tmp_root(ctx)) as tmp:
+    ctx.build_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="verify-", dir=ctx.build_dir) as tmp:
         workdir = Path(tmp)
         if ctx.options.manifests:
-            paths = [
-                _download(item, workdir, n) if item.startswith(URL_SCHEMES) else Path(item)
-                for n, item in enumerate(ctx.options.manifests)
-            ]
-            for path in paths:
-                if not path.is_file():
-                    raise InputError(path, "manifest file not found")
-            groups = [("", paths)]
+            groups, display = _given_manifests(ctx.options.manifests, workdir)
             expect = Expectations()
         else:
-            groups = build_manifests(ctx, workdir)
+            groups, display = _build_manifests(ctx, workdir)
             expect = _expectations(ctx)
-        display = display_names(groups, workdir, ctx)
-        if ctx.options.manifests:  # a downloaded manifest is named by its URL
-            given = zip(groups[0][1], ctx.options.manifests, strict=True)
-            display.update({str(path): item for path, item in given})
         scan = ManifestScan()
         for name, paths in groups:
             try:
@@ -302,6 +252,29 @@ def run_stage(ctx: Context) -> list[Finding]:
             return check(
                 scan, products, client, expect, display, per_file=bool(ctx.options.manifests)
             )
+
+
+Groups = list[tuple[str, list[Path]]]
+
+
+def _given_manifests(items: tuple[str, ...], workdir: Path) -> tuple[Groups, dict[str, str]]:
+    """Files and URLs of ``--manifests``; a downloaded one is named by its URL."""
+    paths = [
+        _download(item, workdir, n) if item.startswith(URL_SCHEMES) else Path(item)
+        for n, item in enumerate(items)
+    ]
+    for path in paths:
+        if not path.is_file():
+            raise InputError(path, "manifest file not found")
+    return [("", paths)], {str(path): item for path, item in zip(paths, items, strict=True)}
+
+
+def _build_manifests(ctx: Context, workdir: Path) -> tuple[Groups, dict[str, str]]:
+    """The manifests RPMs of the last build, each file named as ``<rpm>:/path``."""
+    rpms = ctx.report.require_rpms()
+    shipped = unpack_manifests(ctx.project, rpms, ctx.report_path, workdir)
+    display = {str(path): found.display_name(path) for found in shipped for path in found.files}
+    return [(found.product, list(found.files)) for found in shipped], display
 
 
 def _components(ctx: Context, product_name: str) -> list[str]:
@@ -345,13 +318,8 @@ def _shown_as(exc: InputError, display: dict[str, str]) -> InputError:
     return InputError(shown, exc.message, hint=exc.hint)
 
 
-def _tmp_root(ctx: Context) -> Path:
-    ctx.build_dir.mkdir(parents=True, exist_ok=True)
-    return ctx.build_dir
-
-
 def main(ctx: Context) -> int:
-    findings = run_stage(ctx)
+    findings = verify(ctx)
     if ctx.options.json != "-":
         show(findings)
     data: dict[str, Any] = {

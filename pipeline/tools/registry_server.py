@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import fcntl
 import json
 import logging
 import os
@@ -19,13 +18,13 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
 from pipeline.core.errors import SetupError, ToolError
+from pipeline.core.locks import file_lock
 from pipeline.tools.run import run, tool_env
 
 log = logging.getLogger("pipeline.registry_server")
@@ -237,19 +236,6 @@ def _wait_ready(server: RegistryServer, proc: subprocess.Popen[bytes], seconds: 
     )
 
 
-@contextlib.contextmanager
-def _exclusive(root: Path) -> Iterator[None]:
-    """Serialise start and stop of one root, across processes and threads (flock on a file).
-
-    Without it a stop that is still shutting the old server down can remove the state files of
-    a server started meanwhile on the same port, which then runs on unseen and holds the port.
-    """
-    root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_FILE, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
-
-
 def start(
     root: Path = DEFAULT_ROOT,
     port: int | None = None,
@@ -264,7 +250,10 @@ def start(
     basic auth. Returns once ``/v2/`` answers.
     """
     root = root.resolve()
-    with _exclusive(root):
+    # Start and stop of one root are serialised (across processes and threads): otherwise a
+    # stop still shutting the old server down can remove the state files of a server started
+    # meanwhile on the same port, which then runs on unseen and holds the port.
+    with file_lock(root / LOCK_FILE):
         return _start(root, port, auth, tls, wait_seconds)
 
 
@@ -372,7 +361,7 @@ def stop(root: Path = DEFAULT_ROOT) -> bool:
     root = root.resolve()
     if not root.is_dir():
         return False
-    with _exclusive(root):
+    with file_lock(root / LOCK_FILE):  # see start()
         server = _read_state(root)
         stopped = False
         if server is not None and _pid_is_ours(server.pid, root):

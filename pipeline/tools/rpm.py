@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline.core.errors import RpmsError, ToolError
+from pipeline.core.errors import ToolError
 from pipeline.tools.run import run
 
 #: Reproducible RPMs (rpm >= 4.14): SOURCE_DATE_EPOCH from %changelog, mtimes clamped to it,
@@ -39,6 +39,10 @@ class RpmInfo:
         return f"{self.name}-{epoch}{self.version}-{self.release}.{self.arch}"
 
 
+def _define_args(defines: Iterable[tuple[str, str]]) -> list[str]:
+    return [arg for name, value in defines for arg in ("--define", f"{name} {value}")]
+
+
 def rpmbuild(
     spec: Path,
     topdir: Path,
@@ -46,24 +50,28 @@ def rpmbuild(
     defines: Sequence[tuple[str, str]],
     env: Mapping[str, str],
 ) -> None:
+    """``rpmbuild -ba``; a failure is a ``ToolError`` whose message is rpmbuild's own reason."""
     # --nodeps: BuildRequires name RPM capabilities; on a Debian host the rpm database is empty,
     # so the rpms stage checks the tools a spec needs itself before calling this.
-    argv: list[str] = ["rpmbuild", "-ba", "--nodeps"]
-    for name, value in (
-        ("_topdir", str(topdir)),
-        ("_sourcedir", str(sourcedir)),
-        *REPRODUCIBLE_DEFINES,
-        *defines,
-    ):
-        argv += ["--define", f"{name} {value}"]
-    argv.append(str(spec))
+    paths = (("_topdir", str(topdir)), ("_sourcedir", str(sourcedir)))
+    argv = ["rpmbuild", "-ba", "--nodeps"]
+    argv += _define_args((*paths, *REPRODUCIBLE_DEFINES, *defines))
     try:
-        run(argv, env=dict(env), cwd=topdir)
+        run([*argv, str(spec)], env=dict(env), cwd=topdir)
     except ToolError as exc:
-        raise RpmsError(
+        raise ToolError(
             f"rpmbuild of {spec.name} failed: {_cause(exc.stderr_tail) or exc.message}",
+            argv=exc.argv,
+            returncode=exc.returncode,
+            stderr_tail=exc.stderr_tail,
+            stdout_tail=exc.stdout_tail,
             hint=f"the whole log: re-run with --debug; the build tree is {topdir}",
         ) from exc
+
+
+def buildrequires(spec: Path, defines: Iterable[tuple[str, str]]) -> str:
+    """The spec's BuildRequires as rpmspec expands them with ``defines``, one per line."""
+    return run(["rpmspec", "-q", "--buildrequires", *_define_args(defines), str(spec)]).stdout
 
 
 #: rpmbuild's closing lines, which say that something failed but not what.

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.tools.run import run
+from pipeline.tools.run import run, tool_env
 from tests.support.paths import ROOT
 from tests.support.tools import need_tool
 
@@ -210,7 +210,9 @@ def _rpmbuild(case: Case, work: Path) -> Built:
     ]
     for name, value in case.macros.items():
         argv += ["--define", f"{name} {value}"]
-    run([*argv, str(spec)], timeout=900)
+    # The spec's %build runs `go`: the pipeline's own (setup-host puts it in the user cache).
+    go_dir = Path(need_tool("go")).parent
+    run([*argv, str(spec)], env={"PATH": f"{go_dir}:{tool_env()['PATH']}"}, timeout=900)
 
     rpms = {}
     for path in sorted((top / "RPMS").glob("*/*.rpm")):

@@ -8,38 +8,39 @@ import sys
 
 import pytest
 
-from pipeline.cli import VERB_NAMES, parse
+from pipeline.cli import parse
+from pipeline.verbs import BUILDS, BY_NAME
 from tests.support.paths import ROOT
 from tests.support.tools import run_pipeline
 
-SESSIONS = (
-    "setup-host",
-    "plan",
-    "rpms",
-    "containers",
-    "build",
-    "publish",
-    "verify-tags",
-    "tests",
-    "lint",
-    "bench",
-)
+SESSIONS = (*BY_NAME, "tests", "lint")
 
 
-def test_nox_lists_every_session_with_a_description() -> None:
+def test_nox_lists_every_verb_and_the_test_sessions_with_a_description() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "nox", "-l"], capture_output=True, text=True, check=True, cwd=ROOT
     ).stdout
-    for session in SESSIONS:
-        line = next((ln for ln in out.splitlines() if ln[2:].startswith(f"{session} -> ")), None)
-        assert line is not None, f"nox -l does not list {session}"
-        assert len(line.split(" -> ", 1)[1]) > 10
+    listed = [line[2:].split(" -> ", 1) for line in out.splitlines() if " -> " in line]
+    assert [name for name, _ in listed] == list(SESSIONS)
+    for name, description in listed:
+        assert len(description) > 10, name
+        if name in BY_NAME:
+            assert description.lower().startswith(BY_NAME[name].help.lower()), name
 
 
-def test_nox_arguments_and_the_cli_parse_the_same() -> None:
-    argv = ["--target", "tumbleweed", "--force", "--jobs", "3"]
-    assert parse(argv, verb="build") == parse(["build", *argv])
-    assert {s for s in SESSIONS if s not in ("tests", "lint")} <= set(VERB_NAMES)
+def test_every_verb_checks_before_it_builds() -> None:
+    """The verbs that build run the host-tool, Go and disk checks first, in both spellings
+    (the check is part of the verb, not of the nox session)."""
+    for name in ("rpms", "containers", "build", "bench"):
+        assert BY_NAME[name].preflight == BUILDS, name
+    assert BY_NAME["plan"].preflight == ()
+
+
+def test_verb_options_parse_in_either_order() -> None:
+    verb, _, options = parse(["--jobs", "3", "build", "--target", "tumbleweed", "--force"])
+    assert (verb, options.jobs, options.target, options.force) == ("build", 3, "tumbleweed", True)
+    with pytest.raises(SystemExit):
+        parse(["build", "--jobs", "0"])
 
 
 def test_plan_sle15_sp3() -> None:

@@ -11,7 +11,8 @@ import shlex
 import pytest
 
 from pipeline.core.errors import InputError
-from pipeline.services.substitute import ENV_PLACEHOLDER, escape_char, substitute
+from pipeline.obs.conventions import ENV_PLACEHOLDER
+from pipeline.services.substitute import escape_char, substitute
 
 DOUBLE = 'LABEL org.example.v="%%V%%"'
 SINGLE = "RUN echo '%%V%%'"

@@ -1,0 +1,168 @@
+"""The verbs: one table that ``python -m pipeline VERB`` and ``nox -s VERB`` both run.
+
+Each verb is a handler ``Context -> exit code`` and the pre-flight checks it needs (host tools,
+disk space), run before the handler in both spellings. A handler imports its stage module when
+it runs, so ``plan`` or ``verify-tags`` never pay for importing buildah's or rpmbuild's stage,
+and this module needs only the standard library: the noxfile reads the table before the
+project's dependencies are installed.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pipeline.core.errors import SetupError
+
+if TYPE_CHECKING:
+    from pipeline.core.context import Context
+
+Handler = Callable[["Context"], int]
+Check = Callable[["Context"], None]
+
+#: Free space a build needs under build/ (RPMs, repo, image layers in the same file system).
+BUILD_DISK_GIB = 4
+
+
+def host_tools(ctx: Context) -> None:
+    """The host tools are there, installed first when missing (as setup-host does)."""
+    from pipeline.stages import setup_host
+
+    setup_host.ensure_tools()
+
+
+def go_toolchain(ctx: Context) -> None:
+    """A Go new enough for every pinned version, installed into the user cache when missing."""
+    from pipeline.tools.golang import ensure_go
+
+    ensure_go()
+
+
+def disk_space(ctx: Context) -> None:
+    ctx.build_root.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(ctx.build_root).free / 2**30
+    if free < BUILD_DISK_GIB:
+        raise SetupError(
+            f"{ctx.build_root} has {free:.1f} GiB free; a build needs {BUILD_DISK_GIB} GiB",
+            hint="free some space, e.g. python -m pipeline prune, or buildah rmi --prune",
+        )
+
+
+def _setup_host(ctx: Context) -> int:
+    from pipeline.stages import setup_host
+
+    return setup_host.main(ctx)
+
+
+def _plan(ctx: Context) -> int:
+    from pipeline.stages import plan
+
+    return plan.main(ctx)
+
+
+def _fetch_sources(ctx: Context) -> int:
+    from pipeline.stages import fetch_sources
+
+    return fetch_sources.main(ctx)
+
+
+def _rpms(ctx: Context) -> int:
+    from pipeline.stages import rpms
+
+    return rpms.main(ctx)
+
+
+def _containers(ctx: Context) -> int:
+    from pipeline.stages import containers
+
+    return containers.main(ctx)
+
+
+def _build(ctx: Context) -> int:
+    from pipeline.stages import build
+
+    return build.main(ctx)
+
+
+def _publish(ctx: Context) -> int:
+    from pipeline.stages import publish
+
+    return publish.main(ctx)
+
+
+def _verify_tags(ctx: Context) -> int:
+    from pipeline.stages import verify
+
+    return verify.main(ctx)
+
+
+def _registry(ctx: Context) -> int:
+    from pipeline.stages import registry
+
+    return registry.main(ctx)
+
+
+def _obs_export(ctx: Context) -> int:
+    from pipeline.obs import export
+
+    return export.main(ctx)
+
+
+def _bench(ctx: Context) -> int:
+    from pipeline.stages import bench
+
+    return bench.main(ctx)
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    help: str
+    handler: Handler
+    #: Run in order before the handler; each raises when the verb cannot start.
+    preflight: tuple[Check, ...] = ()
+
+    def run(self, ctx: Context) -> int:
+        for check in self.preflight:
+            check(ctx)
+        return self.handler(ctx)
+
+
+BUILDS = (host_tools, go_toolchain, disk_space)
+
+VERBS = (
+    Verb("setup-host", "check the host tools and install the missing ones", _setup_host),
+    Verb(
+        "plan", "resolve a target without building: base, versions, tags, what is up to date", _plan
+    ),
+    Verb(
+        "fetch-sources",
+        "download the pinned upstream tarballs of a target (sha256-checked)",
+        _fetch_sources,
+    ),
+    Verb("rpms", "build the RPMs of every product with rpmbuild, then the repo", _rpms, BUILDS),
+    Verb(
+        "containers",
+        "build every image with buildah from its Dockerfile and the RPM repo",
+        _containers,
+        BUILDS,
+    ),
+    Verb("build", "the rpms stage, then the containers stage (steps 1 and 2)", _build, BUILDS),
+    Verb(
+        "publish",
+        "push every image, then move the floating tags and write the release record",
+        _publish,
+        (host_tools,),
+    ),
+    Verb(
+        "verify-tags",
+        "check every image reference of the manifests against the registry",
+        _verify_tags,
+    ),
+    Verb("registry", "run the local loopback registry: start, stop or status", _registry),
+    Verb("obs-export", "write the target as an OBS project tree", _obs_export),
+    Verb("bench", "run the benchmarks and print their figures", _bench, BUILDS),
+)
+BY_NAME = {verb.name: verb for verb in VERBS}
