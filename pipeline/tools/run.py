@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipeline.core.errors import ToolError
 
@@ -190,45 +191,10 @@ def run(
         raise ToolError(f"{tool}: not started, the pipeline is stopping", argv=args)
     started = time.monotonic()
     data = input.encode() if isinstance(input, str) and not text else input
-    pipe = subprocess.PIPE if capture else None
+    proc = _start(args, env, cwd, data is not None, capture, text)
     try:
-        # Its own process group: on an interruption the whole tree goes (rpmbuild's shells and
-        # go, buildah's children), not only the process we started.
-        proc = subprocess.Popen(  # noqa: S603 - argv list, never a shell
-            args,
-            env=tool_env(env),
-            cwd=cwd,
-            stdin=subprocess.PIPE if data is not None else None,
-            stdout=pipe,
-            stderr=pipe,
-            text=text,
-            errors="replace" if text else None,
-            start_new_session=True,
-        )
-    except FileNotFoundError as exc:
-        raise ToolError(
-            f"{tool}: command not found",
-            argv=args,
-            returncode=127,
-            hint="run `nox -s setup-host` (or `python -m pipeline setup-host`) to install it",
-        ) from exc
-    with _live_lock:
-        _live.add(proc)
-    try:
-        with proc:  # closes the pipes however this ends
-            try:
-                out, err = proc.communicate(data, timeout=timeout)
-            except subprocess.TimeoutExpired as exc:
-                _stop_group(proc)
-                raise ToolError(
-                    f"{tool}: timed out after {timeout:g}s: {shlex.join(args)}", argv=args
-                ) from exc
-            except BaseException:
-                _stop_group(proc)
-                raise
+        out, err = _wait(proc, args, data, timeout)
     finally:
-        with _live_lock:
-            _live.discard(proc)
         seconds = time.monotonic() - started
         with _active_lock:
             for timings in _active:
@@ -237,15 +203,78 @@ def run(
     stderr = err if err is not None else ("" if text else b"")
     result = Completed(args, proc.returncode, stdout, stderr, seconds)  # type: ignore[arg-type]
     if check and proc.returncode != 0:
-        err_text = stderr if isinstance(stderr, str) else stderr.decode(errors="replace")
-        tail = _tail(err_text) or _tail(stdout if isinstance(stdout, str) else "")
-        last = tail.splitlines()[-1] if tail else "no output"
-        raise ToolError(
-            f"{tool} failed ({_describe_exit(proc.returncode)}): {last}",
-            argv=args,
-            returncode=proc.returncode,
-            stderr_tail=tail,
-            stdout_tail=_tail(stdout) if isinstance(stdout, str) else "",
-            hint=f"command: {shlex.join(args)}; --debug shows its output",
-        )
+        raise _failure(result)
     return result
+
+
+def _start(
+    args: list[str],
+    env: Mapping[str, str] | None,
+    cwd: Path | str | None,
+    stdin: bool,
+    capture: bool,
+    text: bool,
+) -> subprocess.Popen[Any]:
+    pipe = subprocess.PIPE if capture else None
+    try:
+        # Its own process group: on an interruption the whole tree goes (rpmbuild's shells and
+        # go, buildah's children), not only the process we started.
+        proc = subprocess.Popen(  # noqa: S603 - argv list, never a shell
+            args,
+            env=tool_env(env),
+            cwd=cwd,
+            stdin=subprocess.PIPE if stdin else None,
+            stdout=pipe,
+            stderr=pipe,
+            text=text,
+            errors="replace" if text else None,
+            start_new_session=True,
+        )
+    except FileNotFoundError as exc:
+        raise ToolError(
+            f"{Path(args[0]).name}: command not found",
+            argv=args,
+            returncode=127,
+            hint="run `nox -s setup-host` (or `python -m pipeline setup-host`) to install it",
+        ) from exc
+    with _live_lock:
+        _live.add(proc)
+    return proc
+
+
+def _wait(
+    proc: subprocess.Popen[Any], args: list[str], data: str | bytes | None, timeout: float | None
+) -> tuple[Any, Any]:
+    """The process's output once it ended; its whole group stopped on a timeout or an
+    interruption."""
+    try:
+        with proc:  # closes the pipes however this ends
+            try:
+                return proc.communicate(data, timeout=timeout)
+            except subprocess.TimeoutExpired as exc:
+                _stop_group(proc)
+                raise ToolError(
+                    f"{Path(args[0]).name}: timed out after {timeout:g}s: {shlex.join(args)}",
+                    argv=args,
+                ) from exc
+            except BaseException:
+                _stop_group(proc)
+                raise
+    finally:
+        with _live_lock:
+            _live.discard(proc)
+
+
+def _failure(result: Completed) -> ToolError:
+    stdout, stderr = result.stdout, result.stderr
+    err_text = stderr if isinstance(stderr, str) else stderr.decode(errors="replace")
+    tail = _tail(err_text) or _tail(stdout if isinstance(stdout, str) else "")
+    last = tail.splitlines()[-1] if tail else "no output"
+    return ToolError(
+        f"{Path(result.argv[0]).name} failed ({_describe_exit(result.returncode)}): {last}",
+        argv=result.argv,
+        returncode=result.returncode,
+        stderr_tail=tail,
+        stdout_tail=_tail(stdout) if isinstance(stdout, str) else "",
+        hint=f"command: {shlex.join(result.argv)}; --debug shows its output",
+    )
