@@ -26,7 +26,7 @@ from pipeline.core.errors import PublishError, RegistryError, ToolError
 from pipeline.core.report import require_section
 from pipeline.core.state import locked_update, write_json
 from pipeline.images.reference import ImageReference, is_loopback_host, parse_reference
-from pipeline.images.registry.client import NotFound, RegistryClient, RetryPolicy
+from pipeline.images.registry import NotFound, RegistryClient, RetryPolicy
 from pipeline.stages.verify import build_manifests
 from pipeline.tools import buildah
 from pipeline.tools.registry_server import DEFAULT_ROOT, start

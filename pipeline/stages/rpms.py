@@ -31,7 +31,7 @@ from pipeline.core.locks import build_lock
 from pipeline.core.release import ReleaseBook
 from pipeline.core.report import section, write_section
 from pipeline.images.reference import parse_reference
-from pipeline.images.registry.client import RegistryClient, RetryPolicy
+from pipeline.images.registry import RegistryClient, RetryPolicy
 from pipeline.obs.prjconf import load_prjconf
 from pipeline.services.envfile import load_env
 from pipeline.stages.fetch_sources import pack_sample, upstream_tarball

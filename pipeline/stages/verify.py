@@ -32,7 +32,7 @@ from pipeline.core.errors import EXIT_MISMATCH, EXIT_OK, InputError, Location, R
 from pipeline.core.report import require_section
 from pipeline.core.state import read_json
 from pipeline.images.manifests import FoundImage, ManifestScan, scan_files
-from pipeline.images.registry.client import Failed, ImageDetails, NotFound, RegistryClient
+from pipeline.images.registry import Failed, ImageDetails, NotFound, RegistryClient
 from pipeline.tools import rpm
 
 URL_SCHEMES = ("https://", "http://")

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.images.registry.client import RegistryClient
+from pipeline.images.registry import RegistryClient
 from pipeline.obs.service import load_service
 from pipeline.tools import buildah
 from pipeline.tools import rpm as rpmtool

@@ -10,7 +10,7 @@ import requests
 
 from pipeline.core.errors import RegistryError
 from pipeline.images.reference import parse_reference
-from pipeline.images.registry.client import (
+from pipeline.images.registry import (
     DOCKER_MANIFEST,
     INDEX_TYPES,
     MANIFEST_TYPES,

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from pipeline.core.errors import RegistryError
-from pipeline.images.registry.client import (
+from pipeline.images.registry import (
     Credentials,
     ManifestInfo,
     NotFound,
