@@ -1,4 +1,4 @@
-"""OCI distribution API client: manifests, tags, configs, deletes, over one pooled session.
+"""OCI distribution API client: manifests, configs and tags, over one pooled session.
 
 What a registry can do to us, and what we do about it:
 - ask for credentials: ``WWW-Authenticate: Basic`` (we resend with the stored credentials) or

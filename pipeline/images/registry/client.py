@@ -91,13 +91,13 @@ class NotFound:
 
 @dataclass(frozen=True)
 class Failed:
-    """``check_many`` only: the check of this reference failed (registry down, auth, ...)."""
+    """In a many-at-once answer: the request for this reference failed (registry down, auth,
+    ...), so the others could still be answered."""
 
     reference: ImageReference
     message: str
 
 
-Result = ManifestInfo | NotFound | Failed
 _Answer = TypeVar("_Answer")
 
 
@@ -321,6 +321,15 @@ def platform_string(platform: Mapping[str, Any]) -> str:
     if platform.get("variant"):
         text += f"/{platform['variant']}"
     return text
+
+
+def config_labels(config: Mapping[str, Any]) -> dict[str, str]:
+    """The labels of an image config (empty when it has none)."""
+    inner = config.get("config")
+    labels = inner.get("Labels") if isinstance(inner, dict) else None
+    if not isinstance(labels, dict):
+        return {}
+    return {str(k): str(v) for k, v in labels.items()}
 
 
 def _as_reference(ref: ImageReference | str) -> ImageReference:
@@ -734,29 +743,6 @@ class RegistryClient:
             config_digest = config["digest"]
         return ManifestInfo(ref, digest, media_type, len(body), platforms, config_digest), doc
 
-    def get_manifest(
-        self, ref: ImageReference | str, *, resolve_platform: bool = False
-    ) -> ManifestInfo | NotFound:
-        """Like ``get_manifest_document`` without the body. ``resolve_platform``: for a single
-        image, read its config blob so ``platforms`` holds its one platform too."""
-        answer = self.get_manifest_document(ref)
-        if isinstance(answer, NotFound):
-            return answer
-        info, _ = answer
-        if resolve_platform and not info.is_index and info.config_digest:
-            config = self.get_blob_json(info.reference, info.config_digest)
-            if isinstance(config, NotFound):
-                raise RegistryError(f"{info.reference}: config blob {info.config_digest} missing")
-            info = ManifestInfo(
-                info.reference,
-                info.digest,
-                info.media_type,
-                info.size,
-                (platform_string(config),),
-                info.config_digest,
-            )
-        return info
-
     def get_blob_json(self, ref: ImageReference, digest: str) -> dict[str, Any] | NotFound:
         """A JSON blob (an image config) of ``ref``'s repository, checked against ``digest``."""
         resp = self._request("GET", ref, f"blobs/{digest}", stream=True)
@@ -814,40 +800,6 @@ class RegistryClient:
             info, doc = answer
         assert info.config_digest is not None  # set for every image manifest
         return self.get_blob_json(ref, info.config_digest)
-
-    def labels(self, ref: ImageReference | str, platform: str | None = None) -> dict[str, str]:
-        """The labels of an image (empty when it has none); ``RegistryError`` if it is missing."""
-        config = self.get_config(ref, platform)
-        if isinstance(config, NotFound):
-            raise RegistryError(f"{config.reference}: not found ({config.reason})")
-        inner = config.get("config")
-        labels = inner.get("Labels") if isinstance(inner, dict) else None
-        if not isinstance(labels, dict):
-            return {}
-        return {str(k): str(v) for k, v in labels.items()}
-
-    def delete_manifest(self, ref: ImageReference | str) -> bool:
-        """Delete the manifest ``ref`` names (by tag: its digest). False when it was not there."""
-        ref = _as_reference(ref)
-        if not ref.digest:
-            head = self.head_manifest(ref)
-            if isinstance(head, NotFound):
-                return False
-            ref = ref.with_digest(head.digest)
-        resp = self._request("DELETE", ref, f"manifests/{ref.digest}", actions="delete")
-        with resp:
-            if resp.status_code in (200, 202):
-                return True
-            if resp.status_code == 404:
-                return False
-            if resp.status_code == 405:
-                raise RegistryError(
-                    f"DELETE {ref}: the registry does not allow deletes "
-                    f"({describe_error_body(resp)})",
-                    hint="enable storage.delete in the registry configuration",
-                )
-            self._expect_ok(resp, "DELETE", ref)
-        return True
 
     # ---------------------------------------------------------------- tags
 
@@ -931,37 +883,13 @@ class RegistryClient:
             platforms = (platform_string(config),) if isinstance(config, dict) else ()
         if isinstance(config, NotFound):
             raise RegistryError(f"{pinned}: config missing ({config.reason})")
-        inner = config.get("config")
-        raw = inner.get("Labels") if isinstance(inner, dict) else None
-        labels = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
-        return info.media_type, platforms, labels
+        return info.media_type, platforms, config_labels(config)
 
     def describe_many(
         self, refs: Iterable[ImageReference | str], *, workers: int = 16
     ) -> list[ImageDetails | NotFound | Failed]:
         """``describe`` for every reference concurrently, in order; a failed one is ``Failed``."""
         return _for_each(refs, self.describe, workers)
-
-    def check_many(
-        self,
-        refs: Iterable[ImageReference | str],
-        *,
-        workers: int = 8,
-        method: str = "get",
-        resolve_platform: bool = False,
-    ) -> list[Result]:
-        """Check every reference concurrently; one result per reference, in the given order.
-
-        ``method`` "head" only asks for the digest; "get" also reads platforms and config digest.
-        A reference whose check fails (auth, unreachable) gives ``Failed``, not an exception.
-        """
-
-        def one(ref: ImageReference) -> ManifestInfo | NotFound:
-            if method == "head":
-                return self.head_manifest(ref)
-            return self.get_manifest(ref, resolve_platform=resolve_platform)
-
-        return _for_each(refs, one, workers)
 
     # ---------------------------------------------------------------- checks
 
