@@ -106,7 +106,7 @@ def test_tag_list_pagination(
     def record(resp: requests.Response, *args: object, **kwargs: object) -> None:
         seen.append(resp.request.path_url)
 
-    client.session.hooks["response"].append(record)
+    client.transport.session.hooks["response"].append(record)
     got = client.list_tags(f"{registry.address}/paged/repo", page_size=2)
     # docker-registry 2.8 ignores n= and answers one page (the Link-following itself is tested
     # against a paging proxy in test_registry_faults.py); the client must still get every tag.

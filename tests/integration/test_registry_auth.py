@@ -112,7 +112,8 @@ def test_no_secret_in_logs_errors_or_reprs(
         get_manifest(client, pushed.reference)
         get_labels(client, pushed.reference)
         delete_manifest(client, pushed.reference)
-        texts += [repr(client), repr(client._creds_cache), repr(client.__dict__)]
+        texts += [repr(client), repr(client.__dict__), repr(client.auth.__dict__)]
+        texts += [repr(client.auth._creds_cache), repr(client.auth._tokens)]
     wrong = "planted-wrong-password-77"
     monkeypatch.setenv("REGISTRY_AUTH_FILE", str(write_authfile(
         tmp_path / "b.json", server.address, TLS_AUTH.username, wrong)))  # fmt: skip

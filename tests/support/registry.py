@@ -14,13 +14,9 @@ from pathlib import Path
 from pipeline.core.errors import RegistryError
 from pipeline.images.reference import ImageReference
 from pipeline.images.registry import Failed, ManifestInfo, NotFound, RegistryClient
-from pipeline.images.registry.client import (
-    _as_reference,
-    _for_each,
-    config_labels,
-    describe_error_body,
-    platform_string,
-)
+from pipeline.images.registry.client import for_each
+from pipeline.images.registry.models import as_reference, config_labels, platform_string
+from pipeline.images.registry.transport import describe_error_body, expect_ok
 from pipeline.tools import registry_server
 from tests.support.buildah import PrivateStore
 from tests.support.tools import need_tool
@@ -127,13 +123,13 @@ def get_labels(
 
 def delete_manifest(client: RegistryClient, ref: ImageReference | str) -> bool:
     """Delete the manifest ``ref`` names (by tag: its digest). False when it was not there."""
-    ref = _as_reference(ref)
+    ref = as_reference(ref)
     if not ref.digest:
         head = client.head_manifest(ref)
         if isinstance(head, NotFound):
             return False
         ref = ref.with_digest(head.digest)
-    resp = client._request("DELETE", ref, f"manifests/{ref.digest}", actions="delete")
+    resp = client.auth.request("DELETE", ref, f"manifests/{ref.digest}", actions="delete")
     with resp:
         if resp.status_code in (200, 202):
             return True
@@ -144,7 +140,7 @@ def delete_manifest(client: RegistryClient, ref: ImageReference | str) -> bool:
                 f"DELETE {ref}: the registry does not allow deletes ({describe_error_body(resp)})",
                 hint="enable storage.delete in the registry configuration",
             )
-        client._expect_ok(resp, "DELETE", ref)
+        expect_ok(resp, "DELETE", ref)
     return True
 
 
@@ -167,4 +163,4 @@ def check_many(
             return client.head_manifest(ref)
         return get_manifest(client, ref, resolve_platform=resolve_platform)
 
-    return _for_each(refs, one, workers)
+    return for_each(refs, one, workers)

@@ -14,9 +14,14 @@ What a registry can do to us, and what we do about it:
 Secrets (passwords, tokens, Authorization headers) never reach a log line, an exception message or
 a ``repr``: credentials and tokens live in objects whose repr hides them, we log only method, URL
 and status, and URLs never carry credentials.
+
+``models`` holds the media types and the answers, ``transport`` the session and the retrying,
+``auth`` the credentials and challenges, ``client`` the API on top.
 """
 
-from pipeline.images.registry.client import (
+from pipeline.images.registry.auth import Credentials, auth_files, find_credentials, parse_challenge
+from pipeline.images.registry.client import RegistryClient
+from pipeline.images.registry.models import (
     ACCEPT,
     DOCKER_LIST,
     DOCKER_MANIFEST,
@@ -24,16 +29,11 @@ from pipeline.images.registry.client import (
     MANIFEST_TYPES,
     OCI_INDEX,
     OCI_MANIFEST,
-    Credentials,
     Failed,
     ImageDetails,
     ManifestInfo,
     NotFound,
-    RegistryClient,
     RetryPolicy,
-    auth_files,
-    find_credentials,
-    parse_challenge,
 )
 
 __all__ = [
