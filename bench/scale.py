@@ -21,7 +21,7 @@ from pathlib import Path
 
 import requests
 
-from pipeline.images.registry.client import ACCEPT
+from pipeline.images.registry import ACCEPT
 from tests.support.buildah import PrivateStore
 
 VERSION_LABEL = "org.opencontainers.image.version"

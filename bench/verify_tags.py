@@ -30,7 +30,7 @@ from bench.figures import Figure, Target, not_measured, ratio
 from bench.scale import ProductSet, ScratchImages, plan, populate, write_manifests
 from pipeline.config.project import Project
 from pipeline.core.errors import PipelineError
-from pipeline.images.registry.client import ACCEPT
+from pipeline.images.registry import ACCEPT
 from pipeline.tools import registry_server
 from pipeline.tools.run import run
 

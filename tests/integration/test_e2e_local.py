@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 
-from pipeline.images.registry.client import RegistryClient
+from pipeline.images.registry import RegistryClient
 from pipeline.obs.service import load_service
 from pipeline.tools import buildah
 from pipeline.tools import rpm as rpmtool
 from pipeline.tools.registry_server import RegistryServer
 from tests.reliability.project import copy_project
 from tests.support.paths import ROOT
+from tests.support.registry import delete_manifest
 from tests.support.tools import need_tool
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow]
@@ -231,7 +232,7 @@ def test_publish_then_verify_is_green(local: LocalBuild) -> None:
 def test_a_deleted_tag_is_caught_and_a_republish_restores_it(local: LocalBuild) -> None:
     entry = local.report()["containers"]["images"]["virt-handler"]
     with RegistryClient() as client:
-        assert client.delete_manifest(entry["reference"])
+        assert delete_manifest(client, entry["reference"])
     verified = local.pipeline("verify-tags", "--json", "-")
     assert verified.returncode == 1
     bad = [r for r in json.loads(verified.stdout)["references"] if not r["ok"]]

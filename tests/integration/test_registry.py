@@ -10,7 +10,7 @@ import requests
 
 from pipeline.core.errors import RegistryError
 from pipeline.images.reference import parse_reference
-from pipeline.images.registry.client import (
+from pipeline.images.registry import (
     DOCKER_MANIFEST,
     INDEX_TYPES,
     MANIFEST_TYPES,
@@ -23,7 +23,14 @@ from pipeline.images.registry.client import (
 )
 from pipeline.tools import registry_server
 from pipeline.tools.registry_server import RegistryServer
-from tests.support.registry import Buildah, push_image
+from tests.support.registry import (
+    Buildah,
+    check_many,
+    delete_manifest,
+    get_labels,
+    get_manifest,
+    push_image,
+)
 
 pytestmark = pytest.mark.tools
 
@@ -45,17 +52,17 @@ def test_head_and_get_single_image(
     assert head.digest == pushed.digest
     assert head.media_type in (OCI_MANIFEST, DOCKER_MANIFEST)
     assert head.size > 0
-    got = client.get_manifest(pushed.reference, resolve_platform=True)
+    got = get_manifest(client, pushed.reference, resolve_platform=True)
     assert isinstance(got, ManifestInfo)
     assert (got.digest, got.size, got.media_type) == (head.digest, head.size, head.media_type)
     assert got.platforms == ("linux/amd64",)
     assert got.config_digest and got.config_digest.startswith("sha256:")
-    assert client.labels(pushed.reference)["v"] == "1.0-1"
+    assert get_labels(client, pushed.reference)["v"] == "1.0-1"
     # By digest as well, and tag plus digest.
     by_digest = parse_reference(pushed.reference).with_digest(pushed.digest)
     assert isinstance(client.head_manifest(by_digest), ManifestInfo)
     both = parse_reference(f"{pushed.reference}@{pushed.digest}")
-    assert client.get_manifest(both).digest == pushed.digest  # type: ignore[union-attr]
+    assert get_manifest(client, both).digest == pushed.digest  # type: ignore[union-attr]
 
 
 def test_multi_platform_index(
@@ -69,7 +76,7 @@ def test_multi_platform_index(
         platforms=("linux/amd64", "linux/arm64/v8"),
         labels={"org.opencontainers.image.version": "2.0-1"},
     )
-    info = client.get_manifest(pushed.reference)
+    info = get_manifest(client, pushed.reference)
     assert isinstance(info, ManifestInfo)
     assert info.media_type in INDEX_TYPES and info.is_index
     assert info.digest == pushed.digest
@@ -83,7 +90,7 @@ def test_multi_platform_index(
     assert isinstance(first, dict) and isinstance(arm, dict)
     assert first["architecture"] == "amd64"
     assert (arm["architecture"], arm.get("variant")) == ("arm64", "v8")
-    assert client.labels(pushed.reference)["org.opencontainers.image.version"] == "2.0-1"
+    assert get_labels(client, pushed.reference)["org.opencontainers.image.version"] == "2.0-1"
     missing = client.get_config(pushed.reference, "linux/s390x")
     assert isinstance(missing, NotFound) and "s390x" in missing.reason
 
@@ -99,7 +106,7 @@ def test_tag_list_pagination(
     def record(resp: requests.Response, *args: object, **kwargs: object) -> None:
         seen.append(resp.request.path_url)
 
-    client.session.hooks["response"].append(record)
+    client.transport.session.hooks["response"].append(record)
     got = client.list_tags(f"{registry.address}/paged/repo", page_size=2)
     # docker-registry 2.8 ignores n= and answers one page (the Link-following itself is tested
     # against a paging proxy in test_registry_faults.py); the client must still get every tag.
@@ -115,18 +122,18 @@ def test_delete_tag_then_not_found(
 ) -> None:
     pushed = push_image(buildah, registry, "deleted/image", "1")
     assert isinstance(client.head_manifest(pushed.reference), ManifestInfo)
-    assert client.delete_manifest(pushed.reference) is True
+    assert delete_manifest(client, pushed.reference) is True
     gone = client.head_manifest(pushed.reference)
     assert isinstance(gone, NotFound)
-    got = client.get_manifest(pushed.reference)
+    got = get_manifest(client, pushed.reference)
     assert isinstance(got, NotFound) and "MANIFEST_UNKNOWN" in got.reason
-    assert client.delete_manifest(pushed.reference) is False
+    assert delete_manifest(client, pushed.reference) is False
     by_digest = parse_reference(pushed.reference).with_digest(pushed.digest)
-    assert client.delete_manifest(by_digest) is False
+    assert delete_manifest(client, by_digest) is False
 
 
 def test_not_found_values(registry: RegistryServer, client: RegistryClient) -> None:
-    unknown_repo = client.get_manifest(f"{registry.address}/nobody/here:1")
+    unknown_repo = get_manifest(client, f"{registry.address}/nobody/here:1")
     assert isinstance(unknown_repo, NotFound)
     assert unknown_repo.reason.split(":")[0] in ("NAME_UNKNOWN", "MANIFEST_UNKNOWN")
     assert isinstance(client.head_manifest(f"{registry.address}/nobody/here:1"), NotFound)
@@ -138,14 +145,14 @@ def test_check_many_keeps_order_and_reports_each(
     a = push_image(buildah, registry, "many/a", "1")
     b = push_image(buildah, registry, "many/b", "1")
     refs = [a.reference, f"{registry.address}/many/a:nope", b.reference, "127.0.0.1:9/x/y:1"]
-    results = client.check_many(refs, workers=4)
+    results = check_many(client, refs, workers=4)
     assert [type(r) for r in results] == [ManifestInfo, NotFound, ManifestInfo, Failed]
     assert [str(r.reference) for r in results] == refs
     assert results[0].digest == a.digest  # type: ignore[union-attr]
     assert "connection failed" in results[3].message  # type: ignore[union-attr]
-    heads = client.check_many(refs[:3], workers=2, method="head")
+    heads = check_many(client, refs[:3], workers=2, method="head")
     assert [type(r) for r in heads] == [ManifestInfo, NotFound, ManifestInfo]
-    assert client.check_many([], workers=3) == []
+    assert check_many(client, [], workers=3) == []
 
 
 def test_every_manifest_type_is_accepted() -> None:

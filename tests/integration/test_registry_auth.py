@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.errors import RegistryError
-from pipeline.images.registry.client import (
+from pipeline.images.registry import (
     Credentials,
     ManifestInfo,
     NotFound,
@@ -19,7 +19,15 @@ from pipeline.images.registry.client import (
 )
 from pipeline.tools import registry_server
 from pipeline.tools.registry_server import RegistryServer
-from tests.support.registry import TLS_AUTH, Buildah, push_image, write_authfile
+from tests.support.registry import (
+    TLS_AUTH,
+    Buildah,
+    delete_manifest,
+    get_labels,
+    get_manifest,
+    push_image,
+    write_authfile,
+)
 
 FAST = RetryPolicy(attempts=2, total_seconds=2.0, backoff=0.01, max_backoff=0.02)
 
@@ -41,7 +49,7 @@ def test_basic_auth_over_tls_with_auth_file(
     monkeypatch.delenv("PIPELINE_REGISTRY_USERNAME", raising=False)
     # Verified against the registry's own certificate as the CA bundle.
     with RegistryClient(retry=FAST, https_loopback=True, ca_bundle=server.tls_cert) as client:
-        info = client.get_manifest(pushed.reference)
+        info = get_manifest(client, pushed.reference)
         assert isinstance(info, ManifestInfo) and info.digest == pushed.digest
         assert client.list_tags(f"{server.address}/secure/app") == ["1"]
         assert isinstance(client.head_manifest(f"{server.address}/secure/none:1"), NotFound)
@@ -101,10 +109,11 @@ def test_no_secret_in_logs_errors_or_reprs(
     monkeypatch.setenv("REGISTRY_AUTH_FILE", str(authfile))
     texts: list[str] = []
     with RegistryClient(retry=FAST, https_loopback=True, ca_bundle=server.tls_cert) as client:
-        client.get_manifest(pushed.reference)
-        client.labels(pushed.reference)
-        client.delete_manifest(pushed.reference)
-        texts += [repr(client), repr(client._creds_cache), repr(client.__dict__)]
+        get_manifest(client, pushed.reference)
+        get_labels(client, pushed.reference)
+        delete_manifest(client, pushed.reference)
+        texts += [repr(client), repr(client.__dict__), repr(client.auth.__dict__)]
+        texts += [repr(client.auth._creds_cache), repr(client.auth._tokens)]
     wrong = "planted-wrong-password-77"
     monkeypatch.setenv("REGISTRY_AUTH_FILE", str(write_authfile(
         tmp_path / "b.json", server.address, TLS_AUTH.username, wrong)))  # fmt: skip

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from pipeline.core.errors import RegistryError
-from pipeline.images.registry.client import (
+from pipeline.images.registry import (
     Credentials,
     ManifestInfo,
     NotFound,
@@ -25,7 +25,7 @@ from pipeline.images.registry.client import (
 )
 from pipeline.tools.registry_server import RegistryServer
 from tests.reliability.faultproxy import Fault, Proxy, answer, drop
-from tests.support.registry import Buildah, PushedImage, push_image
+from tests.support.registry import Buildah, PushedImage, get_manifest, push_image
 
 FAST = RetryPolicy(attempts=4, total_seconds=5.0, backoff=0.01, max_backoff=0.05)
 
@@ -76,7 +76,7 @@ def test_429_honours_retry_after(proxy: Proxy, image: PushedImage) -> None:
     proxy.faults = [answer(429, b"slow down", {"Retry-After": "2"}), answer(503)]
     sleeps: list[float] = []
     with make_client(sleeps) as client:
-        info = client.get_manifest(through(proxy, image))
+        info = get_manifest(client, through(proxy, image))
     assert isinstance(info, ManifestInfo)
     assert sleeps[0] == 2.0  # Retry-After, not the backoff
     assert sleeps[1] <= FAST.max_backoff  # the 503: backoff
@@ -94,7 +94,7 @@ def test_retry_after_beyond_the_budget_stops(proxy: Proxy, image: PushedImage) -
 def test_dropped_connections_are_retried(proxy: Proxy, image: PushedImage) -> None:
     proxy.faults = [drop, drop]
     with make_client() as client:
-        info = client.get_manifest(through(proxy, image))
+        info = get_manifest(client, through(proxy, image))
     assert isinstance(info, ManifestInfo) and info.digest == image.digest
     assert len(proxy.requests) == 3
 
@@ -104,7 +104,7 @@ def test_persistent_5xx_ends_in_one_clear_error(proxy: Proxy, image: PushedImage
     proxy.faults = [answer(502, html, {"Content-Type": "text/html"})] * 10
     retry = RetryPolicy(attempts=3, total_seconds=5, backoff=0.01, max_backoff=0.02)
     with make_client(retry=retry) as client, pytest.raises(RegistryError) as info:
-        client.get_manifest(through(proxy, image))
+        get_manifest(client, through(proxy, image))
     line = info.value.one_line()
     assert "HTTP 502: an HTML page (502 Bad Gateway)" in line
     assert "after 3 attempt(s)" in line
@@ -156,7 +156,7 @@ def test_wrong_answers_are_clear_errors(
 ) -> None:
     proxy.faults = [fault]
     with make_client() as client, pytest.raises(RegistryError) as info:
-        client.get_manifest(through(proxy, image))
+        get_manifest(client, through(proxy, image))
     line = info.value.one_line()
     assert message in line, line
     assert "\n" not in line and "Traceback" not in line
@@ -174,7 +174,7 @@ def test_redirect_loop(proxy: Proxy, image: PushedImage) -> None:
 
     proxy.handler = loop
     with make_client() as client, pytest.raises(RegistryError, match="redirect loop"):
-        client.get_manifest(through(proxy, image))
+        get_manifest(client, through(proxy, image))
 
 
 def test_tag_pages_follow_link_headers(proxy: Proxy, registry: RegistryServer) -> None:
@@ -269,11 +269,11 @@ def test_bearer_flow_fetches_and_caches_a_token(token_registry: TokenRegistry) -
     creds = Credentials("robot", "s3cret-bearer-password", "test")
     with RegistryClient(retry=FAST, credentials=lambda r, p: creds) as client:
         ref = f"{token_registry.proxy.address}/kubevirt/virt-api:1"
-        info = client.get_manifest(ref)
+        info = get_manifest(client, ref)
         assert isinstance(info, ManifestInfo)
         assert info.config_digest == "sha256:" + "1" * 64
         assert isinstance(client.head_manifest(ref), ManifestInfo)
-        assert isinstance(client.get_manifest(f"{ref[:-2]}:2"), ManifestInfo)
+        assert isinstance(get_manifest(client, f"{ref[:-2]}:2"), ManifestInfo)
     # One token for the scope, reused: challenge, token, retry, then straight through.
     assert len(token_registry.token_requests) == 1
     query = token_registry.token_requests[0]
@@ -287,7 +287,7 @@ def test_bearer_with_wrong_password_is_clear(token_registry: TokenRegistry) -> N
     creds = Credentials("robot", "wrong-password-xyz", "test")
     client = RegistryClient(retry=FAST, credentials=lambda r, p: creds)
     with client, pytest.raises(RegistryError) as info:
-        client.get_manifest(f"{token_registry.proxy.address}/kubevirt/virt-api:1")
+        get_manifest(client, f"{token_registry.proxy.address}/kubevirt/virt-api:1")
     line = info.value.one_line()
     assert "token service refused user robot" in line
     assert "wrong-password-xyz" not in line
@@ -296,7 +296,7 @@ def test_bearer_with_wrong_password_is_clear(token_registry: TokenRegistry) -> N
 def test_bearer_without_credentials_says_how_to_log_in(token_registry: TokenRegistry) -> None:
     client = RegistryClient(retry=FAST, credentials=lambda r, p: None)
     with client, pytest.raises(RegistryError) as info:
-        client.get_manifest(f"{token_registry.proxy.address}/kubevirt/virt-api:1")
+        get_manifest(client, f"{token_registry.proxy.address}/kubevirt/virt-api:1")
     assert "token service refused anonymous" in info.value.one_line()
 
 
@@ -314,4 +314,4 @@ def test_parse_challenge() -> None:
 
 def test_not_found_through_proxy_is_a_value(proxy: Proxy, registry: RegistryServer) -> None:
     with make_client() as client:
-        assert isinstance(client.get_manifest(f"{proxy.address}/faults/none:1"), NotFound)
+        assert isinstance(get_manifest(client, f"{proxy.address}/faults/none:1"), NotFound)

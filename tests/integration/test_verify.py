@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.config.project import load_project
 from pipeline.images.manifests import scan_text
-from pipeline.images.registry.client import RegistryClient, RetryPolicy
+from pipeline.images.registry import RegistryClient, RetryPolicy
 from pipeline.stages.verify import Expectations, check
 from pipeline.tools.registry_server import RegistryServer
 from tests.support.paths import ROOT

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.errors import RegistryError
-from pipeline.images.registry.client import (
+from pipeline.images.registry import (
     RetryPolicy,
     auth_files,
     find_credentials,
