@@ -343,64 +343,79 @@ def _derive(walk: _Walk, components: Sequence[str]) -> None:
     registry_o, tag_o, prefix_o = None, None, None
     for registry, tag, prefix in walk.kubevirt_overrides:
         registry_o, tag_o, prefix_o = registry or registry_o, tag or tag_o, prefix or prefix_o
+    overrides = (registry_o, tag_o, prefix_o)
     for container in walk.containers:
-        op = container.image
-        if op.component == "cdi-operator":
+        if container.image.component == "cdi-operator":
             for var, (_, found, _, _) in container.env.items():
                 if found is not None and var in CDI_ENV_COMPONENTS:
                     _set_component(walk, found, CDI_ENV_COMPONENTS[var])
+        elif container.image.component == "virt-operator":
+            _derive_from_virt_operator(walk, container, components, overrides)
+
+
+def _derive_from_virt_operator(
+    walk: _Walk,
+    container: _Container,
+    components: Sequence[str],
+    overrides: tuple[str | None, str | None, str | None],
+) -> None:
+    """virt-operator's components: named in its env (``VIRT_API_IMAGE``), else composed as it
+    composes them: its own registry and prefix, its tag or ``KUBEVIRT_VERSION``, unless the
+    KubeVirt CR overrides registry, tag or prefix."""
+    op, env = container.image, container.env
+    own = env.get("VIRT_OPERATOR_IMAGE") or env.get("OPERATOR_IMAGE")
+    for var in ("VIRT_OPERATOR_IMAGE", "OPERATOR_IMAGE"):
+        if env.get(var) and env[var][1] is not None:
+            _set_component(walk, env[var][1], "virt-operator")  # type: ignore[arg-type]
+    source = own[1] if own and own[1] is not None else op
+    match = VIRT_OPERATOR_IMAGE_RE.match(source.text)
+    if not match:
+        return
+    registry, prefix, version = match.group(1), match.group(2), match.group(3) or ""
+    if not version:
+        tag = "latest"
+    elif version.startswith(":"):
+        tag = version[1:].split("@", 1)[0]
+    else:
+        tag = env.get("KUBEVIRT_VERSION", ("",))[0] or "latest"
+    registry_o, tag_o, prefix_o = overrides
+    registry, tag = registry_o or registry, tag_o or tag
+    prefix = prefix_o if prefix_o is not None else prefix
+    for component in components:
+        if component == "virt-operator":
             continue
-        if op.component != "virt-operator":
+        override = env.get(_env_name(component))
+        if override and override[1] is not None:
+            _set_component(walk, override[1], component)
             continue
-        env = container.env
-        own = env.get("VIRT_OPERATOR_IMAGE") or env.get("OPERATOR_IMAGE")
-        for var in ("VIRT_OPERATOR_IMAGE", "OPERATOR_IMAGE"):
-            if env.get(var) and env[var][1] is not None:
-                _set_component(walk, env[var][1], "virt-operator")  # type: ignore[arg-type]
-        source = own[1] if own and own[1] is not None else op
-        match = VIRT_OPERATOR_IMAGE_RE.match(source.text)
-        if not match:
-            continue
-        registry, prefix, version = match.group(1), match.group(2), match.group(3) or ""
-        kubevirt_version = env.get("KUBEVIRT_VERSION", ("",))[0] or "latest"
-        if not version:
-            tag = "latest"
-        elif version.startswith(":"):
-            tag = version[1:].split("@", 1)[0]
-        else:
-            tag = kubevirt_version
-        registry, tag = registry_o or registry, tag_o or tag
-        prefix = prefix_o if prefix_o is not None else prefix
-        for component in components:
-            if component == "virt-operator":
-                continue
-            override = env.get(_env_name(component))
-            if override and override[1] is not None:
-                _set_component(walk, override[1], component)
-                continue
-            text = f"{registry}/{prefix}{component}:{tag}"
-            try:
-                ref = parse_reference(text)
-            except ValueError as exc:
-                raise InputError(
-                    source.location,
-                    f"virt-operator image {source.text!r} gives an invalid {component} image "
-                    f"{text!r}: {exc}",
-                ) from None
-            walk.images.append(
-                FoundImage(
-                    ref,
-                    text,
-                    source.file,
-                    source.line,
-                    source.column,
-                    op.kind,
-                    op.name,
-                    f"{source.path} -> {component}",
-                    "derived",
-                    component,
-                )
-            )
+        walk.images.append(
+            _composed(op, source, component, f"{registry}/{prefix}{component}:{tag}")
+        )
+
+
+def _composed(op: FoundImage, source: FoundImage, component: str, text: str) -> FoundImage:
+    """The component image ``text`` that virt-operator (``op``, its image from ``source``)
+    composes; found where its own image is."""
+    try:
+        ref = parse_reference(text)
+    except ValueError as exc:
+        raise InputError(
+            source.location,
+            f"virt-operator image {source.text!r} gives an invalid {component} image "
+            f"{text!r}: {exc}",
+        ) from None
+    return FoundImage(
+        ref,
+        text,
+        source.file,
+        source.line,
+        source.column,
+        op.kind,
+        op.name,
+        f"{source.path} -> {component}",
+        "derived",
+        component,
+    )
 
 
 def _set_component(walk: _Walk, found: FoundImage, component: str) -> None:

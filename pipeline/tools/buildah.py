@@ -94,14 +94,10 @@ def build(
             "--jobs",
             str(jobs),
         ]
-        for tag in tags:
-            args += ["--tag", tag]
-        for name, value in (build_args or {}).items():
-            args += ["--build-arg", f"{name}={value}"]
-        for name, value in (labels or {}).items():
-            args += ["--label", f"{name}={value}"]
-        for volume in volumes:
-            args += ["--volume", volume.spec()]
+        args += _repeat("--tag", tags)
+        args += _repeat("--build-arg", [f"{k}={v}" for k, v in (build_args or {}).items()])
+        args += _repeat("--label", [f"{k}={v}" for k, v in (labels or {}).items()])
+        args += _repeat("--volume", [volume.spec() for volume in volumes])
         if timestamp is not None:
             args += ["--timestamp", str(timestamp)]
         if platform:
@@ -109,6 +105,11 @@ def build(
         args.append(context_dir)
         _buildah(args, timeout=BUILD_TIMEOUT)
         return _read_id(iidfile)
+
+
+def _repeat(flag: str, values: Sequence[str]) -> list[str | Path]:
+    """``flag`` before each of ``values``: ``--tag a --tag b``."""
+    return [word for value in values for word in (flag, value)]
 
 
 def _read_id(iidfile: Path) -> str:

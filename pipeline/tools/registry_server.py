@@ -277,9 +277,28 @@ def _start(
             f"{BINARY} not found",
             hint="install the Debian package docker-registry (nox -s setup-host)",
         )
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "storage").mkdir(exist_ok=True)
+    (root / "storage").mkdir(parents=True, exist_ok=True)
     tls_files = make_self_signed_cert(root / "tls") if tls is True else (tls or None)
+    port = _prepare(root, port, auth, tls_files)
+    proc = _spawn(root)
+    server = RegistryServer(
+        root=root,
+        pid=proc.pid,
+        port=port,
+        url=f"{'https' if tls_files else 'http'}://{LOOPBACK}:{port}",
+        tls_cert=tls_files.cert if tls_files else None,
+        auth_user=auth.username if auth else None,
+    )
+    _write_state(server)
+    _wait_ready(server, proc, wait_seconds)
+    log.info("registry for %s listening on %s (pid %d)", root, server.url, proc.pid)
+    return server
+
+
+def _prepare(
+    root: Path, port: int | None, auth: BasicAuth | None, tls_files: TLSFiles | None
+) -> int:
+    """Write the registry's config (and htpasswd) under ``root``; return the port it will use."""
     if tls_files is not None:
         for path in (tls_files.cert, tls_files.key):
             if not path.is_file():
@@ -299,8 +318,11 @@ def _start(
     # JSON is YAML, and writing it needs no YAML emitter.
     config_path.write_text(json.dumps(_config(root, port, auth, tls_files), indent=2) + "\n")
     config_path.chmod(0o600)
-    scheme = "https" if tls_files else "http"
-    argv = [BINARY, "serve", str(config_path)]
+    return port
+
+
+def _spawn(root: Path) -> subprocess.Popen[bytes]:
+    argv = [BINARY, "serve", str(root / CONFIG_FILE)]
     log.debug("$ %s", " ".join(argv))
     with open(root / LOG_FILE, "ab") as logfile:
         # Not run(): run() waits for the command to finish, and a server does not finish.
@@ -315,27 +337,20 @@ def _start(
             start_new_session=True,
         )
     _children[proc.pid] = proc
-    server = RegistryServer(
-        root=root,
-        pid=proc.pid,
-        port=port,
-        url=f"{scheme}://{LOOPBACK}:{port}",
-        tls_cert=tls_files.cert if tls_files else None,
-        auth_user=auth.username if auth else None,
-    )
-    (root / PID_FILE).write_text(f"{proc.pid}\n")
+    return proc
+
+
+def _write_state(server: RegistryServer) -> None:
+    (server.root / PID_FILE).write_text(f"{server.pid}\n")
     state = {
-        "pid": proc.pid,
-        "port": port,
+        "pid": server.pid,
+        "port": server.port,
         "url": server.url,
         "tls_cert": str(server.tls_cert) if server.tls_cert else None,
         "auth_user": server.auth_user,
         "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
-    (root / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
-    _wait_ready(server, proc, wait_seconds)
-    log.info("registry for %s listening on %s (pid %d)", root, server.url, proc.pid)
-    return server
+    (server.root / STATE_FILE).write_text(json.dumps(state, indent=2) + "\n")
 
 
 def _terminate(pid: int, grace: float = 10.0) -> None:
