@@ -35,7 +35,8 @@ from pipeline.core.locks import build_lock
 from pipeline.core.release import ReleaseBook, ci_count
 from pipeline.core.report import require_section, section, write_section
 from pipeline.images.reference import parse_reference
-from pipeline.obs.dockerfile import Dockerfile, expand_build_tag, load_dockerfile
+from pipeline.obs.dockerfile import Dockerfile, load_dockerfile
+from pipeline.obs.dockerfile_args import expand_build_tag
 from pipeline.obs.prjconf import load_prjconf
 from pipeline.obs.service import load_service
 from pipeline.services.base import ServiceContext

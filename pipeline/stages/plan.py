@@ -21,7 +21,8 @@ from pipeline.core.digest import tree_digest
 from pipeline.core.errors import InputError, Location
 from pipeline.core.release import RELEASE_RE, ReleaseBook, ci_count
 from pipeline.images.reference import parse_reference
-from pipeline.obs.dockerfile import load_dockerfile, resolve_from
+from pipeline.obs.dockerfile import load_dockerfile
+from pipeline.obs.dockerfile_args import resolve_from
 from pipeline.obs.prjconf import Prjconf, load_prjconf
 
 #: The prjconf macros the spec files read (see specs/*/…spec); the pipeline reads the same ones.
