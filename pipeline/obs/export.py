@@ -299,6 +299,16 @@ def _readme(
         f"  images (a Dockerfile each, repository {CONTAINER_REPOSITORY!r}):",
         *(f"    {name}" for name in image_packages),
         "",
+        *_osc_steps(target, spec_packages + image_packages, downloads),
+        "",
+        *_readme_notes(target),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _osc_steps(target: Target, package_names: list[str], downloads: list[str]) -> list[str]:
+    """The README's numbered steps that check the tree in with osc."""
+    lines = [
         "Check it in with osc (PROJECT is your OBS project, e.g. home:you:kubevirt):",
         "",
         "  1. Repositories, in the project meta (osc meta prj -e PROJECT):",
@@ -310,7 +320,7 @@ def _readme(
         "  2. The project config:   osc meta prjconf PROJECT -F _config",
         "  3. The packages (OUTDIR is this directory):",
         "       osc checkout PROJECT && cd PROJECT",
-        "       for p in " + " ".join(spec_packages + image_packages) + "; do",
+        "       for p in " + " ".join(package_names) + "; do",
         '         osc mkpac "$p" && cp -p "$OUTDIR/$p"/* "$p"/ && osc add "$p"/*',
         "       done",
     ]
@@ -322,9 +332,13 @@ def _readme(
             "     compare with the sha256 pinned in pipeline.yaml (and in the _service comment),",
             "     then osc add the tarball.",
         ]
-    lines += [
-        f"  {5 if downloads else 4}. osc commit -m 'obs-export of target {target.name}'",
-        "",
+    lines.append(f"  {5 if downloads else 4}. osc commit -m 'obs-export of target {target.name}'")
+    return lines
+
+
+def _readme_notes(target: Target) -> list[str]:
+    """The README's explanations after the steps: the layout, the services, pipeline.yaml."""
+    lines = [
         "Why no _multibuild and no _link: every package holds exactly one recipe (one spec or",
         "one Dockerfile) built once per repository, so there are no flavours to multibuild; and",
         "every source lives in this project, so nothing is linked from another one. A _link or",
@@ -346,7 +360,7 @@ def _readme(
             "real target (tumbleweed, sle15-sp3, ...) for OBS. _samples/ holds the sample",
             "trees the tarballs were packed from, for pipeline.yaml; it is not a package.",
         ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 # --- the export -------------------------------------------------------------------------------

@@ -17,6 +17,10 @@ Macro references in directive values, ``%define`` bodies and ``%if`` expressions
 from the ``%define``\\s seen so far and the predefined macros: ``%name``, ``%{name}``,
 ``%{?name}`` (empty when undefined) and ``%%``. Anything else is refused. The ``Macros:`` blocks
 are not expanded: rpmbuild expands them at build time, as on OBS.
+
+The pieces: :mod:`pipeline.obs.prjconf_expand` expands macros and follows the conditionals,
+:mod:`pipeline.obs.prjconf_block` reads the ``Macros:`` blocks, and this module dispatches the
+lines and checks the directives the pipeline uses (``BuildFlags: dockerarg:``, ``Release:``).
 """
 
 from __future__ import annotations
@@ -30,6 +34,26 @@ from pathlib import Path
 from types import MappingProxyType
 
 from pipeline.core.errors import InputError, Location
+from pipeline.obs.prjconf_block import read_macros_block
+from pipeline.obs.prjconf_expand import (
+    CONDITIONAL_WORDS,
+    DEFINE_WORDS,
+    NAME,
+    Conditionals,
+    Macro,
+    Scope,
+)
+
+__all__ = [
+    "DEFAULT_RELEASE",
+    "KNOWN_DIRECTIVES",
+    "Directive",
+    "Macro",
+    "Prjconf",
+    "host_arch",
+    "load_prjconf",
+    "parse_prjconf",
+]
 
 #: OBS's ``Release:`` when a prjconf has none.
 DEFAULT_RELEASE = "<CI_CNT>.<B_CNT>"
@@ -47,27 +71,12 @@ _DIRECTIVE_NAMES = (
 # fmt: on
 KNOWN_DIRECTIVES: Mapping[str, str] = MappingProxyType({n.lower(): n for n in _DIRECTIVE_NAMES})
 
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_NAME_RE = re.compile(_NAME)
 _DIRECTIVE_RE = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9_-]*)\s*:(?P<value>.*)")
-_MACRO_LINE_RE = re.compile(rf"%(?P<name>{_NAME})(?P<params>\([^)]*\))?(?:[ \t]+(?P<body>.*))?")
+_PERCENT_WORD_RE = re.compile(rf"%({NAME})(.*)")
 _DOCKER_ARG_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _RELEASE_TOKEN_RE = re.compile(r"<[^<>]*>?|[^<>]+|>")
 _RELEASE_LITERAL_RE = re.compile(r"[A-Za-z0-9._+~^]+")
-_CONDITIONAL_WORDS = frozenset(
-    {"if", "ifarch", "ifnarch", "ifos", "ifnos", "else", "elif", "elifarch", "elifos", "endif"}
-)
-_DEFINE_WORDS = frozenset({"define", "global", "undefine"})
 _ARCH_ALIASES = {"amd64": "x86_64", "arm64": "aarch64"}
-
-
-@dataclass(frozen=True)
-class Macro:
-    """One macro: from a ``Macros:`` block, or a top-level ``%define``/``%global``."""
-
-    name: str
-    value: str
-    line: int
 
 
 @dataclass(frozen=True)
@@ -141,35 +150,23 @@ def parse_prjconf(
     return _Parser(text, path, predefined).parse()
 
 
-@dataclass
-class _Branch:
-    line: int
-    active: bool
-    parent_active: bool
-    seen_else: bool = False
-
-
 class _Parser:
+    """Reads the lines in order and hands each to the piece that understands it."""
+
     def __init__(self, text: str, path: Path | str, predefined: Mapping[str, str] | None) -> None:
         self.path = path
         self.lines = text.splitlines()
-        self.known: dict[str, str] = {"_target_cpu": host_arch(), "_target_os": "linux"}
-        self.known.update(predefined or {})
-        self.defines: dict[str, Macro] = {}
+        known = {"_target_cpu": host_arch(), "_target_os": "linux"}
+        known.update(predefined or {})
+        self.scope = Scope(path, known)
+        self.conditionals = Conditionals(self.scope)
         self.macros: dict[str, Macro] = {}
-        self.docker_args: dict[str, str] = {}
-        self.docker_arg_lines: dict[str, int] = {}
-        self.build_flags: list[str] = []
+        self.flags = _BuildFlags(path)
         self.directives: list[Directive] = []
         self.release: Directive | None = None
-        self.branches: list[_Branch] = []
 
     def error(self, line: int, column: int, message: str, hint: str) -> InputError:
         return InputError(Location(self.path, line, column), message, hint=hint)
-
-    @property
-    def active(self) -> bool:
-        return not self.branches or self.branches[-1].active
 
     def parse(self) -> Prjconf:
         index = 0
@@ -184,7 +181,7 @@ class _Parser:
             if stripped.startswith("%"):
                 self.percent_line(stripped, number, column)
             elif stripped.lower() == "macros:":
-                index = self.macros_block(index, number)
+                index = read_macros_block(self.lines, index, number, self.path, self.add_macro)
             elif stripped.lower() == ":macros":
                 raise self.error(
                     number,
@@ -194,36 +191,31 @@ class _Parser:
                 )
             else:
                 self.directive(stripped, number, column)
-        if self.branches:
-            raise self.error(
-                self.branches[-1].line,
-                1,
-                "%if is never closed",
-                "add %endif after the conditional lines",
-            )
+        self.conditionals.check_closed()
+        return self.result()
+
+    def result(self) -> Prjconf:
         return Prjconf(
             path=self.path,
             macros=MappingProxyType(self.macros),
-            defines=MappingProxyType(self.defines),
-            docker_args=MappingProxyType(self.docker_args),
-            docker_arg_lines=MappingProxyType(self.docker_arg_lines),
-            build_flags=tuple(self.build_flags),
+            defines=MappingProxyType(self.scope.defines),
+            docker_args=MappingProxyType(self.flags.docker_args),
+            docker_arg_lines=MappingProxyType(self.flags.docker_arg_lines),
+            build_flags=tuple(self.flags.build_flags),
             release_template=self.release.value if self.release else None,
             release_line=self.release.line if self.release else 0,
             directives=tuple(self.directives),
         )
 
-    # --- % lines: conditionals and defines -------------------------------------------------
-
     def percent_line(self, stripped: str, number: int, column: int) -> None:
-        match = re.match(rf"%({_NAME})(.*)", stripped)
+        match = _PERCENT_WORD_RE.match(stripped)
         word = match.group(1) if match else ""
         rest = match.group(2).strip() if match else ""
-        if word in _CONDITIONAL_WORDS:
-            self.conditional(word, rest, number, column)
-        elif word in _DEFINE_WORDS:
-            if self.active:
-                self.define(word, rest, number, column)
+        if word in CONDITIONAL_WORDS:
+            self.conditionals.line(word, rest, number, column)
+        elif word in DEFINE_WORDS:
+            if self.conditionals.active:
+                self.scope.define(word, rest, number, column)
         else:
             raise self.error(
                 number,
@@ -233,219 +225,8 @@ class _Parser:
                 "and %endif may start a line; rpm macros go in a Macros: block",
             )
 
-    def conditional(self, word: str, rest: str, number: int, column: int) -> None:
-        if word == "endif":
-            if not self.branches:
-                raise self.error(number, column, "%endif without %if", "remove the %endif")
-            self.branches.pop()
-            return
-        if word == "else":
-            if not self.branches or self.branches[-1].seen_else:
-                what = "%else without %if" if not self.branches else "second %else in one %if"
-                raise self.error(number, column, what, "each %if takes at most one %else")
-            branch = self.branches[-1]
-            branch.seen_else = True
-            branch.active = branch.parent_active and not branch.active
-            return
-        if word not in ("if", "ifarch", "ifnarch"):
-            raise self.error(
-                number,
-                column,
-                f"%{word} is not supported",
-                "use nested %if/%else/%endif, %ifarch or %ifnarch",
-            )
-        parent = self.active
-        value = False
-        if parent:
-            if word == "if":
-                value = self.condition(rest, number, column)
-            else:
-                arches = self.expand(rest, number, column).split()
-                if not arches:
-                    raise self.error(
-                        number,
-                        column,
-                        f"%{word} names no architecture",
-                        f"write e.g. %{word} x86_64 aarch64",
-                    )
-                cpu = self.lookup("_target_cpu", number, column)
-                value = (cpu in arches) == (word == "ifarch")
-        self.branches.append(_Branch(number, parent and value, parent))
-
-    def condition(self, rest: str, number: int, column: int) -> bool:
-        text = self.expand(rest, number, column).strip()
-        hint = (
-            'write an integer, !EXPR, or compare two integers or two "quoted" strings; '
-            "&& and || are not supported"
-        )
-        if not text:
-            raise self.error(number, column, "%if without a condition", hint)
-        if text.startswith("!"):
-            return not self.condition(text[1:], number, column)
-        if re.fullmatch(r"-?\d+", text):
-            return int(text) != 0
-        compare = re.fullmatch(r'(-?\d+|"[^"]*")\s*(==|!=|<=|>=|<|>)\s*(-?\d+|"[^"]*")', text)
-        if compare is None:
-            raise self.error(number, column, f"unsupported %if expression: {text}", hint)
-        left, op, right = compare.groups()
-        if left.startswith('"') != right.startswith('"'):
-            raise self.error(number, column, f"%if compares a string with a number: {text}", hint)
-        if left.startswith('"'):
-            if op not in ("==", "!="):
-                raise self.error(
-                    number, column, f"strings can only be compared with == or !=: {text}", hint
-                )
-            return (left == right) == (op == "==")
-        a, b = int(left), int(right)
-        results = {"==": a == b, "!=": a != b, "<": a < b, ">": a > b, "<=": a <= b, ">=": a >= b}
-        return results[op]
-
-    def define(self, word: str, rest: str, number: int, column: int) -> None:
-        parts = rest.split(None, 1)
-        if not parts or not _NAME_RE.fullmatch(parts[0]):
-            raise self.error(
-                number, column, f"%{word} needs a macro name", f"write %{word} name value"
-            )
-        name = parts[0]
-        if word == "undefine":
-            if len(parts) > 1:
-                raise self.error(
-                    number, column, "%undefine takes only a name", "remove the text after the name"
-                )
-            self.defines.pop(name, None)
-            self.known.pop(name, None)
-            return
-        if len(parts) < 2:
-            raise self.error(
-                number,
-                column,
-                f"%{word} {name} has no value",
-                f"write %{word} {name} <value>, or %undefine {name}",
-            )
-        value = self.expand(parts[1], number, column)
-        self.defines[name] = Macro(name, value, number)
-        self.known[name] = value
-
-    # --- macro expansion -------------------------------------------------------------------
-
-    def lookup(self, name: str, number: int, column: int) -> str:
-        if name not in self.known:
-            raise self.error(
-                number,
-                column,
-                f"macro %{name} is not defined",
-                f"%define {name} before this line, or use %{{?{name}}}",
-            )
-        return self.known[name]
-
-    def expand(self, text: str, number: int, column: int) -> str:
-        out: list[str] = []
-        pos = 0
-        while True:
-            found = text.find("%", pos)
-            if found < 0:
-                out.append(text[pos:])
-                return "".join(out)
-            out.append(text[pos:found])
-            rest = text[found + 1 :]
-            where = column + found
-            if rest.startswith("%"):
-                out.append("%")
-                pos = found + 2
-                continue
-            braced = re.match(rf"\{{(\??)({_NAME})\}}", rest)
-            plain = re.match(_NAME, rest)
-            if braced:
-                optional, name = braced.groups()
-                if optional:
-                    out.append(self.known.get(name, ""))
-                else:
-                    out.append(self.lookup(name, number, where))
-                pos = found + 1 + braced.end()
-            elif plain:
-                out.append(self.lookup(plain.group(0), number, where))
-                pos = found + 1 + plain.end()
-            else:
-                raise self.error(
-                    number,
-                    where,
-                    f"unsupported macro syntax: %{rest[:12]}",
-                    "use %name, %{name}, %{?name} or %% for a literal %",
-                )
-
-    # --- Macros: blocks ----------------------------------------------------------------------
-
-    def macros_block(self, index: int, opener: int) -> int:
-        """Read up to ``:Macros``; returns the index of the line after it."""
-        pending: tuple[str, int, list[str]] | None = None  # a macro whose body continues
-        while index < len(self.lines):
-            raw = self.lines[index]
-            number = index + 1
-            index += 1
-            stripped = raw.strip()
-            if pending is not None:
-                name, start, parts = pending
-                if raw.rstrip().endswith("\\"):
-                    parts.append(raw.rstrip()[:-1])
-                    continue
-                parts.append(raw)
-                self.add_macro(name, "\n".join(parts).strip(), start)
-                pending = None
-                continue
-            if stripped.lower() == ":macros":
-                return index
-            if stripped.lower() == "macros:":
-                raise self.error(
-                    number,
-                    1,
-                    f"Macros: inside the Macros: block opened on line {opener}",
-                    "close the first block with :Macros",
-                )
-            if not stripped or stripped.startswith("#"):
-                continue
-            match = _MACRO_LINE_RE.fullmatch(stripped)
-            column = len(raw) - len(raw.lstrip()) + 1
-            if match is None:
-                raise self.error(
-                    number,
-                    column,
-                    "a Macros: block line must be %name value",
-                    "start the line with %name, or close the block with :Macros",
-                )
-            name, params, body = match.group("name", "params", "body")
-            if params is not None:
-                raise self.error(
-                    number,
-                    column,
-                    f"parametric macro %{name}{params} is not supported",
-                    "define it in the spec file instead",
-                )
-            if name in _CONDITIONAL_WORDS or name in _DEFINE_WORDS:
-                raise self.error(
-                    number,
-                    column,
-                    f"%{name} is not allowed inside Macros:",
-                    "put conditionals and %define outside the Macros: block",
-                )
-            body = (body or "").rstrip()
-            if body.endswith("\\"):
-                pending = (name, number, [body[:-1]])
-                continue
-            if not body:
-                raise self.error(
-                    number, column, f"macro %{name} has no value", f"write %{name} <value>"
-                )
-            self.add_macro(name, body, number)
-        where = "a macro continued with \\ and" if pending else "the block"
-        raise self.error(
-            opener,
-            1,
-            f"Macros: is never closed ({where} runs to the end)",
-            "end the block with a line holding only :Macros",
-        )
-
     def add_macro(self, name: str, value: str, number: int) -> None:
-        if not self.active:
+        if not self.conditionals.active:
             return
         if name in self.macros:
             raise self.error(
@@ -456,8 +237,6 @@ class _Parser:
             )
         self.macros[name] = Macro(name, value, number)
 
-    # --- Name: value directives --------------------------------------------------------------
-
     def directive(self, stripped: str, number: int, column: int) -> None:
         match = _DIRECTIVE_RE.fullmatch(stripped)
         if match is None:
@@ -467,9 +246,24 @@ class _Parser:
                 f"not a prjconf directive: {stripped[:40]}",
                 "write Name: value, a %define, or a # comment",
             )
-        name = KNOWN_DIRECTIVES.get(match.group("name").lower())
+        name = self.known_name(match.group("name"), number, column)
+        if not self.conditionals.active:
+            return
+        value_column = column + match.start("value")
+        raw_value = match.group("value")
+        value = self.scope.expand(raw_value, number, value_column).strip()
+        value_column += len(raw_value) - len(raw_value.lstrip())
+        self.directives.append(Directive(name, value, number))
+        if name == "BuildFlags":
+            self.flags.add_line(value, number, value_column)
+        elif name == "Release":
+            self.release_line(value, number, value_column)
+
+    def known_name(self, written: str, number: int, column: int) -> str:
+        """The directive ``written`` names, spelt as OBS does; checked in inactive branches
+        too, so a typo cannot hide behind an %if."""
+        name = KNOWN_DIRECTIVES.get(written.lower())
         if name is None:
-            written = match.group("name")
             close = difflib.get_close_matches(written.lower(), list(KNOWN_DIRECTIVES), n=1)
             hint = (
                 f"did you mean {KNOWN_DIRECTIVES[close[0]]}:?"
@@ -481,19 +275,33 @@ class _Parser:
             raise self.error(
                 number, column, "DistMacro: is not supported", "put the macro in a Macros: block"
             )
-        if not self.active:
-            return
-        value_column = column + match.start("value")
-        raw_value = match.group("value")
-        value = self.expand(raw_value, number, value_column).strip()
-        value_column += len(raw_value) - len(raw_value.lstrip())
-        self.directives.append(Directive(name, value, number))
-        if name == "BuildFlags":
-            self.build_flag_line(value, number, value_column)
-        elif name == "Release":
-            self.release_line(value, number, value_column)
+        return name
 
-    def build_flag_line(self, value: str, number: int, column: int) -> None:
+    def release_line(self, value: str, number: int, column: int) -> None:
+        if self.release is not None:
+            raise self.error(
+                number,
+                column,
+                f"Release: is already set on line {self.release.line}",
+                "keep one Release: line",
+            )
+        _check_release_template(value, Location(self.path, number, column))
+        self.release = Directive("Release", value, number)
+
+
+class _BuildFlags:
+    """The ``BuildFlags:`` lines: ``dockerarg:NAME=value`` build args apart, other flags kept."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = path
+        self.docker_args: dict[str, str] = {}
+        self.docker_arg_lines: dict[str, int] = {}
+        self.build_flags: list[str] = []
+
+    def error(self, line: int, column: int, message: str, hint: str) -> InputError:
+        return InputError(Location(self.path, line, column), message, hint=hint)
+
+    def add_line(self, value: str, number: int, column: int) -> None:
         if not value:
             raise self.error(
                 number,
@@ -537,38 +345,28 @@ class _Parser:
         self.docker_args[key] = value
         self.docker_arg_lines[key] = number
 
-    def release_line(self, value: str, number: int, column: int) -> None:
-        hint = (
-            "write e.g. Release: <CI_CNT>.<B_CNT> (only <CI_CNT>, <B_CNT>, letters, digits, ._+~)"
-        )
-        if self.release is not None:
-            raise self.error(
-                number,
-                column,
-                f"Release: is already set on line {self.release.line}",
-                "keep one Release: line",
+
+def _check_release_template(value: str, where: Location) -> None:
+    """Refuse a ``Release:`` template rpm would not accept once filled in, or one with a
+    ``<WORD>`` this pipeline does not fill. ``where`` is the start of the value."""
+    hint = "write e.g. Release: <CI_CNT>.<B_CNT> (only <CI_CNT>, <B_CNT>, letters, digits, ._+~)"
+    if not value or len(value.split()) != 1:
+        raise InputError(where, f"Release: needs one template, got {value!r}", hint=hint)
+    offset = 0
+    for token in _RELEASE_TOKEN_RE.findall(value):
+        at = Location(where.path, where.line, where.column + offset)
+        if token.startswith("<") and not token.endswith(">"):
+            raise InputError(at, f"Release: template has an unclosed {token}", hint=hint)
+        if token.startswith("<") and token not in ("<CI_CNT>", "<B_CNT>"):
+            raise InputError(
+                at,
+                f"Release: template uses {token}, which this pipeline does not fill in",
+                hint=hint,
             )
-        if not value or len(value.split()) != 1:
-            raise self.error(number, column, f"Release: needs one template, got {value!r}", hint)
-        offset = 0
-        for token in _RELEASE_TOKEN_RE.findall(value):
-            if token.startswith("<") and not token.endswith(">"):
-                raise self.error(
-                    number, column + offset, f"Release: template has an unclosed {token}", hint
-                )
-            if token.startswith("<") and token not in ("<CI_CNT>", "<B_CNT>"):
-                raise self.error(
-                    number,
-                    column + offset,
-                    f"Release: template uses {token}, which this pipeline does not fill in",
-                    hint,
-                )
-            if not token.startswith("<") and not _RELEASE_LITERAL_RE.fullmatch(token):
-                raise self.error(
-                    number,
-                    column + offset,
-                    f"Release: template has {token!r}, which is not allowed in an rpm release",
-                    hint,
-                )
-            offset += len(token)
-        self.release = Directive("Release", value, number)
+        if not token.startswith("<") and not _RELEASE_LITERAL_RE.fullmatch(token):
+            raise InputError(
+                at,
+                f"Release: template has {token!r}, which is not allowed in an rpm release",
+                hint=hint,
+            )
+        offset += len(token)

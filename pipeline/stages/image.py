@@ -13,7 +13,6 @@ went into the image.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import shutil
@@ -32,7 +31,9 @@ from pipeline.core.release import ReleaseBook, ci_count, render_release
 from pipeline.core.report import ImageBuild, ProductBuild, RpmsSection
 from pipeline.images.reference import parse_reference
 from pipeline.obs.conventions import ANY_PLACEHOLDER, SERVICE_DIR
-from pipeline.obs.dockerfile import Dockerfile, expand_build_tag, load_dockerfile
+from pipeline.obs.dockerfile import Dockerfile, load_dockerfile
+from pipeline.obs.dockerfile_args import expand_build_tag
+from pipeline.obs.dockerfile_lines import source_line, step_source_line
 from pipeline.obs.service import load_service
 from pipeline.services.base import ServiceContext
 from pipeline.services.envfile import load_env
@@ -305,37 +306,15 @@ class ImageBuilder:
         )
 
 
-def source_line(processed: list[str], source: list[str], line: int) -> int:
-    """The line of the image's own Dockerfile that line ``line`` of its processed copy comes
-    from: the services substitute values in place and the label helper adds lines."""
-    matcher = difflib.SequenceMatcher(a=processed, b=source, autojunk=False)
-    for _, i1, i2, j1, j2 in matcher.get_opcodes():
-        if i1 <= line - 1 < i2:
-            if j2 == j1:  # added by a service: the source line before it
-                return max(j1, 1)
-            return j1 + min(line - 1 - i1, j2 - j1 - 1) + 1
-    return line
-
-
 def step_failure(exc: ToolError, workdir: Path, directory: Path) -> ToolError:
     """A failed ``buildah build`` as the Dockerfile line of the step that failed and what the
     step printed last (zypper's "No provider of ..."), instead of buildah's summary."""
     step = FAILED_STEP.search(exc.stderr_tail)
     if step is None or not (workdir / "Dockerfile").is_file():
         return exc
-    processed = (workdir / "Dockerfile").read_text(errors="replace").splitlines()
-    source = (directory / "Dockerfile").read_text(errors="replace").splitlines()
-    number = next(
-        (
-            n
-            for n, text in enumerate(processed, start=1)
-            if text.strip() and step.group(1).startswith(text.rstrip("\\").strip())
-        ),
-        0,
-    )
-    where = Location(
-        directory / "Dockerfile", source_line(processed, source, number) if number else 0
-    )
+    processed = (workdir / "Dockerfile").read_text(errors="replace")
+    source = (directory / "Dockerfile").read_text(errors="replace")
+    where = Location(directory / "Dockerfile", step_source_line(processed, source, step.group(1)))
     output = [line.strip() for line in exc.stdout_tail.splitlines() if line.strip()]
     cause = next((line for line in reversed(output) if not line.startswith("STEP ")), "")
     keyword = step.group(1).split(" ", 1)[0]

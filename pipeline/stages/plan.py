@@ -24,7 +24,8 @@ from pipeline.core.files import read_text
 from pipeline.core.plan import ImagePlan, Plan, ProductPlan
 from pipeline.core.release import RELEASE_RE, ReleaseBook, ci_count, render_release
 from pipeline.images.reference import parse_reference
-from pipeline.obs.dockerfile import load_dockerfile, resolve_from
+from pipeline.obs.dockerfile import load_dockerfile
+from pipeline.obs.dockerfile_args import resolve_from
 from pipeline.obs.prjconf import DEFAULT_RELEASE, Prjconf, load_prjconf
 from pipeline.obs.spec import source_date_epoch
 

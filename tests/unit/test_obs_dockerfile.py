@@ -10,14 +10,8 @@ import pytest
 
 from pipeline.core.errors import EXIT_INPUT, InputError
 from pipeline.images.reference import parse_reference
-from pipeline.obs.dockerfile import (
-    BuildTag,
-    expand_build_tag,
-    load_dockerfile,
-    parse_dockerfile,
-    resolve_from,
-    substitute,
-)
+from pipeline.obs.dockerfile import BuildTag, load_dockerfile, parse_dockerfile
+from pipeline.obs.dockerfile_args import expand_build_tag, resolve_from, substitute
 from tests.support.paths import DATA as TEST_DATA
 
 DATA = TEST_DATA / "dockerfiles"
