@@ -1,1 +1,1 @@
-"""TODO"""
+"""pipeline.yaml: the declarative project, read with positions for every error."""

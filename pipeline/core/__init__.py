@@ -1,1 +1,2 @@
-"""TODO"""
+"""Infrastructure every stage shares: the context, errors, the typed plan and report, state
+files and locks, the console."""

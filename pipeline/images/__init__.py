@@ -1,1 +1,2 @@
-"""TODO"""
+"""Container images: references, the manifests that name them, and the registries that hold
+them."""

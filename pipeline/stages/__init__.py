@@ -1,1 +1,3 @@
-"""The stages: plan, rpms, containers, publish, verify. Each is a plain function over a Context."""
+"""The verbs, one module each, in the order of the flow: setup_host, plan, fetch_sources, rpms,
+local_base, containers (with image), build, publish, verify, registry, bench. Each has
+``main(ctx) -> int``; ``pipeline.verbs`` lists them."""
