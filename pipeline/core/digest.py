@@ -38,3 +38,12 @@ def tree_digest(paths: Iterable[Path], root: Path, extra: Iterable[str] = ()) ->
                     digest.update(chunk)
             digest.update(b"\0")
     return digest.hexdigest()
+
+
+def digest_of_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def combined_digest(parts: dict[str, str]) -> str:
+    """One digest over named digests (order-independent: sorted by name)."""
+    return digest_of_text("".join(f"{name}\0{value}\0" for name, value in sorted(parts.items())))

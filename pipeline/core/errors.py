@@ -5,6 +5,7 @@ Exit codes are part of the interface (README, CI scripts read them):
     1 a verification found mismatches
     2 bad input or usage: printed as ``file:line:col: message``
     3 an external tool or the registry failed (after retries)
+    4 publish refused: a unique tag of the set already names another image in the registry
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ EXIT_OK = 0
 EXIT_MISMATCH = 1
 EXIT_INPUT = 2
 EXIT_TOOL = 3
+EXIT_CONFLICT = 4
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,14 @@ class ContainersError(PipelineError):
 
 
 class PublishError(PipelineError):
+    stage = "Publish"
+
+
+class TagConflictError(PipelineError):
+    """A unique tag (``<version>-<release>``) is in the registry with another image: tags never
+    move, so the whole set is refused before anything is pushed."""
+
+    exit_code = EXIT_CONFLICT
     stage = "Publish"
 
 

@@ -34,6 +34,10 @@ class ProductPlan:
     ci_cnt: int
     #: Digest of every input: equal digests mean nothing to build.
     inputs: str
+    #: The digest of each input (spec package, sources, prjconf, each image, the base).
+    input_parts: dict[str, str]
+    #: The inputs that differ from the last successful build ("first build" when none).
+    changed: tuple[str, ...]
     #: "up to date" (last release reused), "next" (a build would take it), or "override".
     release_state: str
     release: str

@@ -50,6 +50,8 @@ def render_release(template: str, ci_cnt: int, b_cnt: int) -> str:
 class LastBuild:
     inputs: str
     release: str
+    #: The digest of each input, to say which changed (empty in books of older versions).
+    parts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -125,9 +127,11 @@ class ReleaseBook:
             box[0] = replace(entry, taken=(*entry.taken, release), b_cnt=counters)
         return release
 
-    def record_success(self, product: str, inputs: str, release: str) -> None:
+    def record_success(
+        self, product: str, inputs: str, release: str, parts: dict[str, str] | None = None
+    ) -> None:
         with self._update(product) as box:
-            box[0] = replace(box[0], last_success=LastBuild(inputs, release))
+            box[0] = replace(box[0], last_success=LastBuild(inputs, release, parts or {}))
 
 
 def _check_override(
@@ -167,8 +171,9 @@ def _pick(
 
 @dataclass(frozen=True)
 class ReleaseRecord:
-    """``build/<target>/releases/<product>-<tag>.json``: a published set, written by publish
-    only once every image of it is in the registry."""
+    """``build/<target>/releases/<product>-<tag>/record.json``: a published set, written by
+    publish only once every image of it is in the registry, with the release bundle beside it
+    (the digest-pinned manifests and a summary)."""
 
     product: str
     target: str
@@ -180,10 +185,18 @@ class ReleaseRecord:
     manifests: dict[str, str]
     #: Image reference -> the manifest digest it was published with.
     images: dict[str, str]
+    #: Pinned manifest file name (under the bundle's ``manifests/``) -> its sha256.
+    pinned: dict[str, str] = field(default_factory=dict)
+    #: The env the bundle sets on the operator so it deploys exactly these images.
+    operator_env: dict[str, str] = field(default_factory=dict)
 
     @staticmethod
-    def path(build_dir: Path, product: str, tag: str) -> Path:
-        return build_dir / "releases" / f"{product}-{tag}.json"
+    def bundle(build_dir: Path, product: str, tag: str) -> Path:
+        return build_dir / "releases" / f"{product}-{tag}"
+
+    @property
+    def name(self) -> str:
+        return f"{self.product}-{self.tag}"
 
     @classmethod
     def load(cls, path: Path) -> ReleaseRecord:
@@ -191,9 +204,9 @@ class ReleaseRecord:
 
     @classmethod
     def load_all(cls, build_dir: Path) -> list[ReleaseRecord]:
-        return [cls.load(path) for path in sorted((build_dir / "releases").glob("*.json"))]
+        return [cls.load(p) for p in sorted((build_dir / "releases").glob("*/record.json"))]
 
     def save(self, build_dir: Path) -> Path:
-        path = self.path(build_dir, self.product, self.tag)
+        path = self.bundle(build_dir, self.product, self.tag) / "record.json"
         write_json(path, to_json(self))
         return path

@@ -47,6 +47,28 @@ CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 VERSION_ENV = frozenset({"KUBEVIRT_VERSION", "OPERATOR_VERSION"})
 VIRT_OPERATOR_IMAGE_RE = re.compile(r"^(.*)/(.*)virt-operator([@:].*)?$")
 CDI_OPERATOR_IMAGE_RE = re.compile(r"^(.*)/(.*)cdi-operator([@:].*)?$")
+#: virt-operator's env var for each component image it deploys (its pkg/virt-operator/util):
+#: when set, the component is that image instead of one composed from the operator's own.
+VIRT_OPERATOR_IMAGE_ENV = {
+    "virt-api": "VIRT_API_IMAGE",
+    "virt-controller": "VIRT_CONTROLLER_IMAGE",
+    "virt-handler": "VIRT_HANDLER_IMAGE",
+    "virt-launcher": "VIRT_LAUNCHER_IMAGE",
+    "virt-exportproxy": "VIRT_EXPORTPROXY_IMAGE",
+    "virt-exportserver": "VIRT_EXPORTSERVER_IMAGE",
+    "virt-synchronization-controller": "VIRT_SYNCHRONIZATIONCONTROLLER_IMAGE",
+    "pr-helper": "PR_HELPER_IMAGE",
+    "sidecar-shim": "SIDECAR_SHIM_IMAGE",
+}
+#: KubeVirt 0.x: only the digests of the four core components, used when the operator's own
+#: image is pinned by digest and all four are set.
+VIRT_OPERATOR_SHASUM_ENV = {
+    "virt-api": "VIRT_API_SHASUM",
+    "virt-controller": "VIRT_CONTROLLER_SHASUM",
+    "virt-handler": "VIRT_HANDLER_SHASUM",
+    "virt-launcher": "VIRT_LAUNCHER_SHASUM",
+}
+SHASUM_ENV_NAMES = frozenset(VIRT_OPERATOR_SHASUM_ENV.values())
 #: cdi-operator env var -> the component image it names.
 CDI_ENV_COMPONENTS = {
     "CONTROLLER_IMAGE": "cdi-controller",
@@ -261,10 +283,12 @@ def _walk_env(
         if var_name.endswith("_IMAGE"):
             found = walk.add(var, "value", kind, name, here, "env")
             record[var_name] = (found.text, found, line, col)
-        elif var_name in VERSION_ENV:
+        elif var_name in VERSION_ENV or var_name in SHASUM_ENV_NAMES:
             value = var["value"]
             text = "" if value is None else str(value)
-            walk.versions.append(FoundVersion(var_name, text, walk.file, line, kind, name, here))
+            if var_name in VERSION_ENV:
+                found_version = FoundVersion(var_name, text, walk.file, line, kind, name, here)
+                walk.versions.append(found_version)
             record[var_name] = (text, None, line, col)
     return record
 
@@ -334,10 +358,6 @@ def _walk_csv(walk: _Walk, doc: Mapping[str, Any], name: str) -> None:
 # --------------------------------------------------------------------------- derivation
 
 
-def _env_name(component: str) -> str:
-    return component.upper().replace("-", "_") + "_IMAGE"
-
-
 def _derive(walk: _Walk, components: Sequence[str]) -> None:
     """Add the component images virt-operator composes, and label cdi-operator's env images."""
     registry_o, tag_o, prefix_o = None, None, None
@@ -384,13 +404,17 @@ def _derive_from_virt_operator(
     for component in components:
         if component == "virt-operator":
             continue
-        override = env.get(_env_name(component))
+        override = env.get(VIRT_OPERATOR_IMAGE_ENV.get(component, ""))
         if override and override[1] is not None:
             _set_component(walk, override[1], component)
             continue
-        walk.images.append(
-            _composed(op, source, component, f"{registry}/{prefix}{component}:{tag}")
+        # 0.x: a digest-pinned operator with every core component's digest in its env.
+        sha = env.get(VIRT_OPERATOR_SHASUM_ENV.get(component, ""), ("",))[0]
+        pinned = version.startswith("@") and all(
+            v in env for v in VIRT_OPERATOR_SHASUM_ENV.values()
         )
+        text = f"{registry}/{prefix}{component}" + (f"@{sha}" if pinned and sha else f":{tag}")
+        walk.images.append(_composed(op, source, component, text))
 
 
 def _composed(op: FoundImage, source: FoundImage, component: str, text: str) -> FoundImage:

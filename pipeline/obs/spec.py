@@ -6,12 +6,13 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipeline.core.errors import InputError, Location
+from pipeline.core.errors import InputError, Location, ToolError
 
 RELEASE_LINE = re.compile(r"^Release:[ \t]*\S.*$", re.MULTILINE | re.IGNORECASE)
 CHANGELOG_DATE = re.compile(r"^\*\s+\w{3}\s+(\w{3})\s+(\d{1,2})\s+(?:[\d:]+\s+)?(\d{4})", re.M)
 #: rpmbuild's last words when a section's script fails: ``Bad exit status from ... (%build)``.
 FAILED_SECTION = re.compile(r"Bad exit status from \S+ \((%\w+)\)")
+RPMSPEC_LINE = re.compile(r"\bline (\d+):")
 
 
 def source_date_epoch(spec_text: str, spec: Path) -> int:
@@ -47,3 +48,15 @@ def failed_section(spec: Path, spec_text: str, rpmbuild_output: str) -> Location
         if start:
             return Location(spec, spec_text.count("\n", 0, start.start()) + 1)
     return Location(spec)
+
+
+def rpmspec_error(exc: ToolError, spec: Path) -> InputError:
+    """rpmspec's refusal of ``spec`` as an input error at the line it names."""
+    detail = exc.stderr_tail or exc.message
+    line = RPMSPEC_LINE.search(detail)
+    first = detail.splitlines()[0] if detail else ""
+    return InputError(
+        Location(spec, int(line.group(1)) if line else 0),
+        f"rpmspec cannot parse the spec: {first.removeprefix('error: ')}",
+        hint="check the spec with `rpmspec -P`",
+    )

@@ -77,6 +77,9 @@ class ServiceContext:
     os_version_id: str | None = None
     os_pretty_name: str | None = None
     os_version_id_sp: str | None = None
+    #: A dry run before step 1 (plan): the binary RPMs the spec will build, name -> (version,
+    #: release), answering ``pkg=`` instead of ``rpms_dir``.
+    planned_packages: Mapping[str, tuple[str, str]] | None = None
 
 
 def context_from_environ(environ: Mapping[str, str]) -> ServiceContext:

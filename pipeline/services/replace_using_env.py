@@ -79,18 +79,33 @@ def _values(
         values.update(env.as_dict())
         details.append(("meta", str(env.path)))
         if spec.pkg is not None:
-            try:
-                package = find_package(context.rpms_dir, spec.pkg)
-            except InputError as exc:
-                # The fix is in the _service file (pkg=) or in running the rpms stage: point
-                # at the eval line, name the directory in the message.
-                raise ServiceUsageError(
-                    f"{exc.location}: {exc.message}", option="eval", value=raw, hint=exc.hint
-                ) from None
-            values["PKG_VERSION"] = package.version
-            values["PKG_RELEASE"] = package.release
-            details.append(("pkg", f"{package.name}-{package.version}-{package.release}"))
+            version, release = _package(spec.pkg, raw, context)
+            values["PKG_VERSION"] = version
+            values["PKG_RELEASE"] = release
+            details.append(("pkg", f"{spec.pkg}-{version}-{release}"))
     return values, details
+
+
+def _package(name: str, raw: str, context: ServiceContext) -> tuple[str, str]:
+    """VERSION and RELEASE of the step-1 RPM ``name`` (planned ones in a dry run)."""
+    if context.planned_packages is not None:
+        if name not in context.planned_packages:
+            raise ServiceUsageError(
+                f"the spec builds no RPM named {name!r}",
+                option="eval",
+                value=raw,
+                hint="pkg= must name one of the product's subpackages",
+            )
+        return context.planned_packages[name]
+    try:
+        package = find_package(context.rpms_dir, name)
+    except InputError as exc:
+        # The fix is in the _service file (pkg=) or in running the rpms stage: point at the
+        # eval line, name the directory in the message.
+        raise ServiceUsageError(
+            f"{exc.location}: {exc.message}", option="eval", value=raw, hint=exc.hint
+        ) from None
+    return package.version, package.release
 
 
 def run(args: argparse.Namespace, workdir: Path, context: ServiceContext) -> ServiceRun:

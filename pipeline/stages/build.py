@@ -8,14 +8,14 @@ from pipeline.core.console import console, emit
 from pipeline.core.context import Context
 from pipeline.core.locks import build_lock
 from pipeline.stages import containers, rpms
-from pipeline.stages.plan import make_plan
+from pipeline.stages.plan import checked_plan
 
 
 def main(ctx: Context) -> int:
     # One lock for both steps, and the plan made under it: a build that waited for another
     # sees what that one made.
     with build_lock(ctx.build_dir, "build"):
-        plan = make_plan(ctx)
+        plan = checked_plan(ctx)
         built = rpms.build_rpms(ctx, plan)
         console().print(rpms.summary(built))
         images = containers.build_images(ctx, plan)

@@ -24,7 +24,7 @@ from pipeline.core.plan import Plan
 from pipeline.core.report import ContainersSection, ImageBuild, RpmsSection
 from pipeline.stages.image import ImageBuilder
 from pipeline.stages.local_base import ensure_local_base
-from pipeline.stages.plan import make_plan
+from pipeline.stages.plan import checked_plan
 from pipeline.tools import buildah
 from pipeline.tools.run import recording
 
@@ -37,6 +37,7 @@ MARKS = {
 
 def build_images(ctx: Context, plan: Plan) -> list[ImageBuild]:
     rpms = _finished_rpms(ctx)
+    _same_inputs_as_step_1(ctx, plan, rpms)
     # A build killed while buildah committed may have left an image without a manifest, and
     # while it is there `buildah images` fails for every image: the next build removes it.
     for image_id in buildah.remove_abandoned_images():
@@ -77,6 +78,20 @@ def _finished_rpms(ctx: Context) -> RpmsSection:
             hint=f"run it again: nox -s rpms -- --target {ctx.target.name}",
         )
     return rpms
+
+
+def _same_inputs_as_step_1(ctx: Context, plan: Plan, rpms: RpmsSection) -> None:
+    """An image carries its product's release, so it is built only from the inputs that
+    release's RPMs were built from: a product changed since step 1 needs step 1 again."""
+    for planned in plan.products:
+        entry = rpms.products[planned.name]
+        if entry.inputs != planned.inputs:
+            raise InputError(
+                None,
+                f"{planned.name} changed since its RPMs were built ({', '.join(planned.changed)}):"
+                f" its images would carry release {entry.release} of other inputs",
+                hint=f"build both steps: nox -s build -- --target {ctx.target.name}",
+            )
 
 
 def _base(ctx: Context, plan: Plan) -> str:
@@ -172,7 +187,7 @@ def raise_for_failures(results: list[ImageBuild]) -> None:
 def main(ctx: Context) -> int:
     # Planned under the lock: a build that waited sees what the one before it made.
     with build_lock(ctx.build_dir, "containers"):
-        results = build_images(ctx, make_plan(ctx))
+        results = build_images(ctx, checked_plan(ctx))
     console().print(summary(results))
     emit(ctx.options, {"containers": [asdict(r) for r in results]})
     raise_for_failures(results)

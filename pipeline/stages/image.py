@@ -1,7 +1,9 @@
 """One image of step 2, built by buildah from its OBS-style Dockerfile.
 
-The steps, in order: skip it when its inputs are what the last build recorded; check the meta env
-file is the one step 1 extracted; take the image's own release; copy its directory to
+An image is built under its product's release (its directory is one of the product's inputs, so
+a changed Dockerfile is a new release of the whole set), never again under a release it was
+published with. The steps, in order: skip it when its product's inputs and release are what the
+last build recorded; check the meta env file is the one step 1 extracted; copy its directory to
 ``build/<target>/work/<image>/``; run its buildtime services there (the meta env file, strict
 ``replace_using_env``, the metainfo and label helpers); read the magic comments of the result
 and check its tags; ``buildah build`` it with the plan's build args, one ``--tag`` per
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import threading
 import time
 from dataclasses import replace
@@ -24,20 +25,14 @@ from typing import Any
 
 from pipeline.config.project import Image, Product
 from pipeline.core.context import Context
-from pipeline.core.digest import tree_digest
+from pipeline.core.digest import digest_of_text
 from pipeline.core.errors import InputError, Location, ToolError
-from pipeline.core.plan import Plan
-from pipeline.core.release import ReleaseBook, ci_count, render_release
+from pipeline.core.plan import Plan, ProductPlan
 from pipeline.core.report import ImageBuild, ProductBuild, RpmsSection
-from pipeline.images.reference import parse_reference
-from pipeline.obs.conventions import ANY_PLACEHOLDER, SERVICE_DIR
-from pipeline.obs.dockerfile import Dockerfile, load_dockerfile
-from pipeline.obs.dockerfile_args import expand_build_tag
-from pipeline.obs.dockerfile_lines import source_line, step_source_line
-from pipeline.obs.service import load_service
-from pipeline.services.base import ServiceContext
+from pipeline.obs.conventions import SERVICE_DIR
+from pipeline.obs.dockerfile_lines import step_source_line
 from pipeline.services.envfile import load_env
-from pipeline.services.runner import run_services
+from pipeline.stages.recipe import Facts, Recipe, prepare
 from pipeline.tools import buildah
 
 #: Where the step-1 repo and the directory with its repo file appear inside a build. Both exist
@@ -80,6 +75,20 @@ def layers(info: dict[str, Any]) -> dict[str, int]:
     return {layer["digest"]: int(layer.get("size", 0)) for layer in manifest.get("layers", [])}
 
 
+def facts_of(target: str, plan: Plan, entry: ProductBuild | ProductPlan) -> Facts:
+    return Facts(
+        target=target,
+        registry=plan.registry,
+        registry_path=plan.registry_path,
+        version=entry.version,
+        release=entry.release,
+        tag=entry.tag,
+        source_date_epoch=entry.source_date_epoch,
+        os_version=plan.os_version,
+        arches=plan.arches,
+    )
+
+
 class ImageBuilder:
     """Builds the images of one target; shared by the worker threads."""
 
@@ -96,90 +105,49 @@ class ImageBuilder:
         self.sysroot = ctx.project.root / rpms.sysroot
         previous = ctx.report.containers()
         self.previous = previous.images if previous else {}
-        self.book = ReleaseBook(ctx.build_dir)
         self._lock = threading.Lock()
 
     def build(self, product: Product, image: Image) -> ImageBuild:
+        """Build ``image`` under its product's release; up to date when its product's inputs
+        and release are those of its last build."""
         entry = self.rpms.products[product.name]
         started = time.monotonic()
-        inputs = self.inputs(entry, image)
+        # The base's inputs are part of the product's (local target); its image id is not: a
+        # base rebuilt from the same inputs must not rebuild (and so move) published images.
+        inputs = digest_of_text(f"{entry.inputs}:{entry.release}")
         old = self.up_to_date(image.name, inputs)
         if old is not None:
             return replace(old, state="up to date", seconds=0.0)
         self._check_meta(product, entry)
-        key = f"image/{image.name}"
-        release = self.book.take(
-            key,
-            ci_count(self.ctx.project.root, [image.directory]),
-            lambda ci, b: render_release(self.plan.release_template, ci, b),
-        )
         workdir = self.ctx.build_dir / "work" / image.name
-        shutil.rmtree(workdir, ignore_errors=True)
-        shutil.copytree(image.directory, workdir)
-        try:
-            dockerfile = self._process(image, entry, release, workdir)
-            if not any(dockerfile.builds_on(arch) for arch in self.plan.arches):
-                return ImageBuild(
-                    image.name,
-                    product.name,
-                    "excluded",
-                    error="ExclusiveArch/ExcludeArch exclude every target platform",
-                )
-            tags = self._tags(dockerfile, image, entry.version, release)
-            reference = self._reference(dockerfile, image, entry, tags)
-        except InputError as exc:
-            raise in_source(exc, workdir, image.directory) from exc
-        image_id = self._buildah(dockerfile, image, entry, tags, workdir)
-        self.book.record_success(key, inputs, release)
-        return self._record(
-            image, product, image_id, tags, reference, release, inputs, time.monotonic() - started
-        )
-
-    def inputs(self, entry: ProductBuild, image: Image) -> str:
-        return tree_digest(
-            [image.directory],
+        recipe = prepare(
+            image,
             self.ctx.project.root,
-            [
-                f"rpms={entry.inputs}:{entry.release}",
-                f"base={self.base_id}",
-                *(f"arg={k}={v}" for k, v in sorted(self.plan.build_args.items())),
-            ],
+            workdir,
+            facts_of(self.ctx.target.name, self.plan, entry),
+            self.sysroot,
+            self.repo / "RPMS",
         )
+        if recipe.excluded:
+            return ImageBuild(
+                image.name,
+                product.name,
+                "excluded",
+                error="ExclusiveArch/ExcludeArch exclude every target platform",
+            )
+        image_id = self._buildah(recipe, image, entry, workdir)
+        seconds = time.monotonic() - started
+        return self._record(image, product, image_id, recipe, entry, inputs, seconds)
 
     def up_to_date(self, name: str, inputs: str) -> ImageBuild | None:
+        """The last build of ``name`` when it was of these inputs and is still at hand: in the
+        store, or published (publish then needs nothing of it). ``--force`` does not rebuild an
+        image: a rebuild under the same release would move its tag; ``build --force`` takes a
+        new release for the product, and so rebuilds its images."""
         old = self.previous.get(name)
-        if old is None or not old.usable or old.inputs != inputs or self.ctx.options.force:
+        if old is None or not old.usable or old.inputs != inputs:
             return None
-        return old if old.id in self.stored else None
-
-    def _process(
-        self, image: Image, entry: ProductBuild, release: str, workdir: Path
-    ) -> Dockerfile:
-        """Run the image's buildtime services on its copy; the Dockerfile they leave, checked
-        for placeholders nothing replaced."""
-        ctx = self.ctx
-        service_ctx = ServiceContext(
-            sysroot=self.sysroot,
-            rpms_dir=self.repo / "RPMS",
-            source_date_epoch=entry.source_date_epoch,
-            release=release,
-            disturl=f"obs://pipeline/{ctx.target.name}/{image.name}/{release}",
-            sourceurl=f"file://{image.directory.relative_to(ctx.project.root)}",
-            os_version_id=self.plan.os_version,
-            os_pretty_name=ctx.target.name,
-            os_version_id_sp=self.plan.os_version,
-        )
-        run_services(load_service(workdir / "_service"), workdir, service_ctx)
-        dockerfile = load_dockerfile(workdir / "Dockerfile")
-        for number, line in enumerate(dockerfile.lines, start=1):
-            found = ANY_PLACEHOLDER.search(line)
-            if found:
-                raise InputError(
-                    Location(image.directory / "Dockerfile", number, found.start() + 1),
-                    f"placeholder {found.group()} left after the services ran",
-                    hint="name the variable in the _service's replace_using_env params",
-                )
-        return dockerfile
+        return old if old.id in self.stored or old.digest else None
 
     def _check_meta(self, product: Product, entry: ProductBuild) -> None:
         """The meta env file the services read is the one step 1 extracted and checked against
@@ -196,51 +164,9 @@ class ImageBuilder:
                     hint="the file comes from the meta RPM: re-run the rpms stage",
                 )
 
-    def _tags(self, dockerfile: Dockerfile, image: Image, version: str, release: str) -> list[str]:
-        tags = []
-        for build_tag in dockerfile.build_tags:
-            try:
-                text = expand_build_tag(build_tag.tag, version, release)
-                full = f"{self.plan.registry}/{text}"
-                parse_reference(full)
-            except ValueError as exc:
-                raise InputError(
-                    Location(image.directory / "Dockerfile", build_tag.line, build_tag.column),
-                    f"#!BuildTag {build_tag.tag!r} is not a valid image reference: {exc}",
-                ) from None
-            tags.append(full)
-        if not tags:
-            raise InputError(
-                image.directory / "Dockerfile",
-                "no #!BuildTag lines",
-                hint=f"add #!BuildTag: {TAG_HINT}",
-            )
-        return tags
-
-    def _reference(
-        self, dockerfile: Dockerfile, image: Image, entry: ProductBuild, tags: list[str]
-    ) -> str:
-        """The tag the manifests name for the image; one of its ``#!BuildTag``\\s must be it."""
-        reference = f"{self.plan.registry_path}/{image.name}:{entry.tag}"
-        if reference not in tags:
-            line = dockerfile.build_tags[0].line if dockerfile.build_tags else 0
-            raise InputError(
-                Location(image.directory / "Dockerfile", line),
-                f"no #!BuildTag gives {reference}, the reference the manifests name",
-                hint=TAG_HINT,
-            )
-        return reference
-
-    def _buildah(
-        self,
-        dockerfile: Dockerfile,
-        image: Image,
-        entry: ProductBuild,
-        tags: list[str],
-        workdir: Path,
-    ) -> str:
+    def _buildah(self, recipe: Recipe, image: Image, entry: ProductBuild, workdir: Path) -> str:
         volumes = []
-        if dockerfile.use_obs_repositories:
+        if recipe.dockerfile.use_obs_repositories:
             volumes = [
                 buildah.Volume(self.repo, REPO_MOUNT),
                 buildah.Volume(self.repos_d, REPOS_D_MOUNT),
@@ -249,7 +175,7 @@ class ImageBuilder:
             return buildah.build(
                 workdir,
                 workdir / "Dockerfile",
-                tags,
+                recipe.tags,
                 build_args=dict(self.plan.build_args),
                 volumes=volumes,
                 timestamp=entry.source_date_epoch,
@@ -278,9 +204,8 @@ class ImageBuilder:
         image: Image,
         product: Product,
         image_id: str,
-        tags: list[str],
-        reference: str,
-        release: str,
+        recipe: Recipe,
+        entry: ProductBuild,
         inputs: str,
         seconds: float,
     ) -> ImageBuild:
@@ -293,14 +218,14 @@ class ImageBuilder:
             name=image.name,
             product=product.name,
             state="built",
-            reference=reference,
-            tags=tuple(tags),
+            reference=recipe.reference,
+            tags=recipe.tags,
             id=image_id,
             size=sum(sizes.values()),
             own_size=sum(size for digest, size in sizes.items() if digest not in base_layers),
             labels=dict((oci.get("config") or {}).get("Labels") or {}),
             rpms=tuple(r for r in installed_rpms(image_id) if r not in base_rpms),
-            release=release,
+            release=entry.release,
             inputs=inputs,
             seconds=round(seconds, 2),
         )
@@ -325,21 +250,3 @@ def step_failure(exc: ToolError, workdir: Path, directory: Path) -> ToolError:
         stderr_tail=exc.stderr_tail,
         hint=exc.hint,
     )
-
-
-def in_source(exc: InputError, workdir: Path, directory: Path) -> InputError:
-    """``exc`` pointing at the image directory's file instead of its copy under work/."""
-    where = exc.location
-    if where is None:
-        return exc
-    path = Path(where.path)
-    if path.is_relative_to(workdir):
-        path = directory / path.relative_to(workdir)
-    elif not path.is_relative_to(directory):
-        return exc
-    line = where.line
-    if path == directory / "Dockerfile" and line and (workdir / "Dockerfile").is_file():
-        processed = (workdir / "Dockerfile").read_text(errors="replace").splitlines()
-        source = (directory / "Dockerfile").read_text(errors="replace").splitlines()
-        line = source_line(processed, source, line)
-    return InputError(Location(path, line, where.column), exc.message, hint=exc.hint)

@@ -18,16 +18,17 @@ from rich.table import Table
 from pipeline.config.project import Product
 from pipeline.core.console import console, emit
 from pipeline.core.context import Context
-from pipeline.core.digest import tree_digest
+from pipeline.core.digest import combined_digest, digest_of_text, tree_digest
 from pipeline.core.errors import InputError, Location
 from pipeline.core.files import read_text
 from pipeline.core.plan import ImagePlan, Plan, ProductPlan
-from pipeline.core.release import RELEASE_RE, ReleaseBook, ci_count, render_release
+from pipeline.core.release import RELEASE_RE, LastBuild, ReleaseBook, ci_count, render_release
 from pipeline.images.reference import parse_reference
 from pipeline.obs.dockerfile import load_dockerfile
 from pipeline.obs.dockerfile_args import resolve_from
 from pipeline.obs.prjconf import DEFAULT_RELEASE, Prjconf, load_prjconf
 from pipeline.obs.spec import source_date_epoch
+from pipeline.stages import local_base
 
 #: The prjconf macros the spec files read (see specs/*/…spec); the pipeline reads the same ones.
 REGISTRY_MACRO = "container_registry"
@@ -103,16 +104,53 @@ def check_coordinates(prjconf: Prjconf, registry: str, tag_prefix: str, label_pr
             )
 
 
-def product_inputs(ctx: Context, product: Product, registry: str) -> tuple[list[Path], str]:
-    """The paths whose commits make CI_CNT, and the digest that decides "up to date"."""
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a product's release is made from, each part digested on its own (so plan can
+    say which changed), and the paths whose commits count as CI_CNT."""
+
+    paths: tuple[Path, ...]
+    parts: dict[str, str]
+
+    @property
+    def digest(self) -> str:
+        return combined_digest(self.parts)
+
+
+def product_inputs(ctx: Context, product: Product, registry: str) -> Inputs:
+    """A product's release covers its spec package, its sources, the target's prjconf, every
+    image directory it ships and, for the `local` target, the base its images are built on:
+    a change to any of them is a new release of the whole set."""
     pinned = ctx.target.products[product.name]
+    root = ctx.project.root
+    parts = {
+        "version": digest_of_text(f"{pinned.version} {registry}"),
+        "spec package": tree_digest([product.package_dir], root),
+        "prjconf": tree_digest([ctx.target.prjconf], root),
+    }
     paths = [product.package_dir, ctx.target.prjconf]
-    extra = [f"version={pinned.version}", f"registry={registry}"]
     if pinned.source.directory is not None:
+        parts["sources"] = tree_digest([pinned.source.directory], root)
         paths.append(pinned.source.directory)
     else:
-        extra.append(f"source={pinned.source.url}#{pinned.source.sha256}")
-    return paths, tree_digest(paths, ctx.project.root, extra)
+        parts["sources"] = digest_of_text(f"{pinned.source.url}#{pinned.source.sha256}")
+    for image in product.images_for(pinned.version):
+        parts[f"image {image.name}"] = tree_digest([image.directory], root)
+        paths.append(image.directory)
+    if ctx.target.local_base:
+        parts["base"] = digest_of_text(local_base.inputs_hash())
+        paths.append(local_base.INPUTS_DIR)
+    return Inputs(tuple(paths), parts)
+
+
+def changed_inputs(parts: dict[str, str], last: LastBuild | None) -> tuple[str, ...]:
+    """The names of the parts that differ from the last successful build's."""
+    if last is None:
+        return ("first build",)
+    if not last.parts:  # recorded before parts were: only the whole is known
+        return () if combined_digest(parts) == last.inputs else ("inputs",)
+    names = sorted(set(parts) | set(last.parts))
+    return tuple(name for name in names if parts.get(name) != last.parts.get(name))
 
 
 @dataclass(frozen=True)
@@ -166,17 +204,17 @@ def _image_plans(
 
 
 def _release(
-    ctx: Context, book: ReleaseBook, name: str, inputs: str, ci_cnt: int, template: str
-) -> tuple[str, str, bool]:
-    """(state, release, up to date) of a product: its last release when nothing changed."""
+    ctx: Context, book: ReleaseBook, name: str, inputs: Inputs, ci_cnt: int, template: str
+) -> tuple[str, str, tuple[str, ...]]:
+    """(state, release, changed inputs) of a product: its last release when nothing changed."""
     last = book.last_success(name)
-    up_to_date = bool(last and last.inputs == inputs and not ctx.options.force)
+    changed = changed_inputs(inputs.parts, last)
     if ctx.options.release:
-        return "override", ctx.options.release, up_to_date
-    if up_to_date and last:
-        return "up to date", last.release, True
+        return "override", ctx.options.release, changed
+    if last is not None and not changed and not ctx.options.force:
+        return "up to date", last.release, ()
     render = partial(render_release, template)
-    return "next", book.next_release(name, ci_cnt, render), False
+    return "next", book.next_release(name, ci_cnt, render), changed or ("--force",)
 
 
 def _rpm_defines(product: Product, version: str, prjconf: Prjconf, registry: str) -> dict[str, str]:
@@ -198,9 +236,9 @@ def _product_plan(
     template: str,
 ) -> ProductPlan:
     pinned = ctx.target.products[product.name]
-    paths, inputs = product_inputs(ctx, product, where.registry)
-    ci_cnt = ci_count(ctx.project.root, paths)
-    state, release, up_to_date = _release(ctx, book, product.name, inputs, ci_cnt, template)
+    inputs = product_inputs(ctx, product, where.registry)
+    ci_cnt = ci_count(ctx.project.root, inputs.paths)
+    state, release, changed = _release(ctx, book, product.name, inputs, ci_cnt, template)
     tag = f"{pinned.version}-{release}"
     directory = pinned.source.directory
     spec_text = read_text(product.spec, "spec file")
@@ -211,11 +249,13 @@ def _product_plan(
         if directory
         else str(pinned.source.url),
         ci_cnt=ci_cnt,
-        inputs=inputs,
+        inputs=inputs.digest,
+        input_parts=inputs.parts,
+        changed=changed,
         release_state=state,
         release=release,
         tag=tag,
-        up_to_date=up_to_date,
+        up_to_date=state == "up to date",
         source_date_epoch=source_date_epoch(spec_text, product.spec),
         defines=_rpm_defines(product, pinned.version, prjconf, where.registry),
         images=_image_plans(
@@ -251,30 +291,40 @@ def make_plan(ctx: Context) -> Plan:
     )
 
 
+def checked_plan(ctx: Context) -> Plan:
+    """The plan, and every input it names checked by a dry run (``stages.validate``): what
+    every verb that builds starts with, so nothing that could be known fails after step 1."""
+    from pipeline.stages.validate import validate  # it needs the image stage: only when used
+
+    plan = make_plan(ctx)
+    validate(ctx, plan)
+    return plan
+
+
 def show(plan: Plan) -> None:
     out = console()
     out.print(f"[bold]target[/] {plan.target}  prjconf {plan.prjconf}")
     out.print(f"base image {', '.join(plan.base_images)}  platforms {', '.join(plan.platforms)}")
     out.print(f"registry path {plan.registry_path}  label prefix {plan.label_prefix}")
     table = Table(title_justify="left")
-    for column in ("product", "version", "release", "state", f"image under {plan.registry_path}/"):
+    columns = ("product", "version", "release", "state", "changed", "image")
+    for column in columns:
         table.add_column(column, overflow="fold")
     for product in plan.products:
         state = "[green]up to date[/]" if product.up_to_date else product.release_state
+        first = (product.name, product.version, product.release, state, ", ".join(product.changed))
         for index, image in enumerate(product.images):
-            first = index == 0
-            table.add_row(
-                product.name if first else "",
-                product.version if first else "",
-                product.release if first else "",
-                state if first else "",
-                image.reference.removeprefix(plan.registry_path + "/"),
-            )
+            row = first if index == 0 else ("",) * len(first)
+            table.add_row(*row, image.reference.removeprefix(plan.registry_path + "/"))
     out.print(table)
+    out.print(
+        "A release covers a product's spec package, sources, prjconf, every image directory "
+        "and the base: any change is a new release of the whole set."
+    )
 
 
 def main(ctx: Context) -> int:
-    plan = make_plan(ctx)
+    plan = checked_plan(ctx)
     if ctx.options.json is None:
         show(plan)
     emit(ctx.options, plan.to_json())

@@ -1,19 +1,20 @@
 """publish: push every image of the last build, then (only when all are in) move the floating
-tags and write the release record.
+tags and write the release bundles.
 
-Order is the promise: (1) every *unique* tag of every image (``<version>-<release>``, and OBS's
-``<version>.<RELEASE>``) is pushed and read back from the registry; (2) only then do the
-*floating* tags (``<version>``) move, by copying the manifest already there (same digest); (3)
-last, ``build/<target>/releases/<product>-<tag>.json`` records the manifests' sha256 and every
-image's digest. Interrupted or failed anywhere, no floating tag points at an incomplete set and
-no release record claims one; a re-run pushes only what is missing and finishes the job.
+Order is the promise: (0) every *unique* tag of the set (``<version>-<release>``, and OBS's
+``<version>.<RELEASE>``) is read from the registry first: one that names another image refuses
+the whole set, nothing pushed (exit 4), because a unique tag never moves; (1) every unique tag is
+pushed and read back; (2) only then do the *floating* tags (``<version>``) move, by copying the
+manifest already there (same digest); (3) last, each product's release bundle
+``build/<target>/releases/<product>-<tag>/`` (record, digest-pinned manifests, summary) is
+written. Interrupted or failed anywhere, no floating tag points at an incomplete set and no
+release record claims one; a re-run pushes only what is missing and finishes the job.
 """
 
 from __future__ import annotations
 
 import hashlib
 import tempfile
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,12 +22,12 @@ from rich.table import Table
 
 from pipeline.core.console import console, emit
 from pipeline.core.context import Context
-from pipeline.core.errors import PublishError, RegistryError, ToolError
-from pipeline.core.release import ReleaseRecord
+from pipeline.core.errors import PublishError, RegistryError, TagConflictError, ToolError
 from pipeline.core.report import ImageBuild, RpmsSection
 from pipeline.images.reference import is_loopback_host, parse_reference
 from pipeline.images.registry import NotFound, RegistryClient, RetryPolicy
 from pipeline.images.shipped import unpack_manifests
+from pipeline.stages.bundle import write_bundle
 from pipeline.tools import buildah, skopeo
 from pipeline.tools.registry_server import DEFAULT_ROOT, start
 from pipeline.tools.run import recording
@@ -52,12 +53,16 @@ def publish(ctx: Context) -> list[Pushed]:
     rpms, images = _complete_build(ctx)
     ensure_local_registry(ctx, next(iter(images.values())).reference.split("/", 1)[0])
     with recording(), RegistryClient() as client, tempfile.TemporaryDirectory() as tmp:
-        results = [_push_unique(ctx, client, rpms, image, Path(tmp)) for image in images.values()]
+        there = _refuse_moved_tags(client, rpms, images)
+        results = [
+            _push_unique(client, rpms, image, there.get(image.name, ""), Path(tmp))
+            for image in images.values()
+        ]
         _read_back(client, results)
         for done in results:
             version = rpms.products[done.product].version
             _move_floating(client, done, images[done.image], version)
-        _write_records(ctx, rpms, results)
+        _write_bundles(ctx, rpms, images, results)
     ctx.report.record_digests({r.image: r.digest for r in results})
     return results
 
@@ -98,21 +103,54 @@ def _complete_build(ctx: Context) -> tuple[RpmsSection, dict[str, ImageBuild]]:
     return rpms, {name: entry for name, entry in built.items() if entry.usable}
 
 
+def unique_tags(image: ImageBuild, version: str) -> list[str]:
+    return [tag for tag in image.tags if not floating(tag, version)]
+
+
+def _refuse_moved_tags(
+    client: RegistryClient, rpms: RpmsSection, images: dict[str, ImageBuild]
+) -> dict[str, str]:
+    """Every unique tag of the set, read before anything is pushed. A tag already in the
+    registry is ours when it names this build's image: the digest publish recorded, or, for an
+    image never pushed from here, a manifest whose config is this image (its id). Any other
+    image there refuses the whole set. Returns image name -> the digest its tags hold."""
+    ours: dict[str, str] = {}
+    conflicts = []
+    for image in images.values():
+        for tag in unique_tags(image, rpms.products[image.product].version):
+            there = client.head_manifest(tag)
+            if isinstance(there, NotFound):
+                continue
+            if image.digest:
+                mine_there = there.digest == image.digest
+            else:  # never pushed from here: the same image when its config is this image's
+                mine_there = client.config_digest(tag) == f"sha256:{image.id}"
+            if mine_there:
+                ours[image.name] = there.digest
+                continue
+            mine = image.digest or f"image sha256:{image.id} (not pushed yet)"
+            conflicts.append(f"{tag} holds {there.digest}, this build's is {mine}")
+    if conflicts:
+        more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
+        raise TagConflictError(
+            f"{conflicts[0]}{more}: a unique tag never moves, nothing was pushed",
+            hint="build a new release (nox -s build -- --force), or find out who wrote the tag",
+        )
+    return ours
+
+
 def _push_unique(
-    ctx: Context, client: RegistryClient, rpms: RpmsSection, image: ImageBuild, tmp: Path
+    client: RegistryClient, rpms: RpmsSection, image: ImageBuild, there: str, tmp: Path
 ) -> Pushed:
-    """Push every unique tag of ``image``, skipping what the registry holds with our digest."""
+    """Push every unique tag of ``image`` the registry does not hold yet."""
     product = rpms.products[image.product]
     done = Pushed(image.name, image.product, image.reference)
-    recorded = image.digest
-    for tag in image.tags:
-        if floating(tag, product.version):
-            continue
-        there = client.head_manifest(tag)
-        if not isinstance(there, NotFound) and recorded and there.digest == recorded:
+    recorded = image.digest or there
+    for tag in unique_tags(image, product.version):
+        found = client.head_manifest(tag)
+        if not isinstance(found, NotFound) and recorded and found.digest == recorded:
             done.skipped.append(tag)
             continue
-        _withdraw_record(ctx, image.product, product.tag)
         with console().status(f"push {tag}"):
             digest = _push(image.id, tag, tmp)
         done.pushed.append(tag)
@@ -144,10 +182,16 @@ def _read_back(client: RegistryClient, results: list[Pushed]) -> None:
     """Every reference, read back: the set is complete before anything floats."""
     for done in results:
         there = client.head_manifest(done.reference)
-        if isinstance(there, NotFound) or there.digest != done.digest:
+        if isinstance(there, NotFound):
             raise PublishError(
                 f"{done.reference} is not in the registry after the push",
                 hint="re-run publish; nothing floating was moved",
+            )
+        if there.digest != done.digest:
+            raise PublishError(
+                f"{done.reference}: the registry answers {there.digest}, the push gave "
+                f"{done.digest}",
+                hint="a proxy or another writer changed it; nothing floating was moved",
             )
 
 
@@ -162,35 +206,24 @@ def _move_floating(client: RegistryClient, done: Pushed, image: ImageBuild, vers
         done.floating.append(tag)
 
 
-def _withdraw_record(ctx: Context, product: str, tag: str) -> None:
-    """Before a tag of a published set changes (an image rebuilt under the product's tag, as
-    OBS re-publishes a rebuilt container), its release record goes: a record exists only while
-    the registry holds exactly the set it lists. The record is written again once the set is
-    complete."""
-    record = ReleaseRecord.path(ctx.build_dir, product, tag)
-    if record.exists():
-        record.unlink()
-        console().print(f"[yellow]{record.name}: withdrawn until the changed set is complete[/]")
-
-
-def _write_records(ctx: Context, rpms: RpmsSection, results: list[Pushed]) -> None:
+def _write_bundles(
+    ctx: Context, rpms: RpmsSection, images: dict[str, ImageBuild], results: list[Pushed]
+) -> None:
+    digests = {r.reference: r.digest for r in results}
     with tempfile.TemporaryDirectory(dir=ctx.build_dir) as tmp:
         shipped = unpack_manifests(ctx.project, rpms, ctx.report_path, Path(tmp))
-        manifests = {found.product: found.files for found in shipped}
-        for product, entry in rpms.products.items():
-            ReleaseRecord(
-                product=product,
-                target=ctx.target.name,
-                version=entry.version,
-                release=entry.release,
-                tag=entry.tag,
-                published=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                manifests={
-                    path.name: hashlib.sha256(path.read_bytes()).hexdigest()
-                    for path in manifests.get(product, ())
-                },
-                images={r.reference: r.digest for r in results if r.product == product},
-            ).save(ctx.build_dir)
+        for found in shipped:
+            product = ctx.project.products[found.product]
+            members = [i for i in images.values() if i.product == found.product]
+            write_bundle(
+                ctx.build_dir,
+                ctx.target.name,
+                product,
+                rpms.products[found.product],
+                members,
+                digests,
+                found,
+            )
 
 
 def summary(results: list[Pushed]) -> Table:

@@ -23,7 +23,7 @@ from rich.table import Table
 from pipeline.config.project import Product
 from pipeline.core.console import console, emit
 from pipeline.core.context import Context
-from pipeline.core.errors import InputError, Location, RegistryError, RpmsError, ToolError
+from pipeline.core.errors import RegistryError, RpmsError, ToolError
 from pipeline.core.files import read_text
 from pipeline.core.locks import build_lock
 from pipeline.core.plan import Plan, ProductPlan
@@ -32,16 +32,15 @@ from pipeline.core.report import ProductBuild, RpmRecord, RpmsSection
 from pipeline.images.reference import parse_reference
 from pipeline.images.registry import RegistryClient, RetryPolicy
 from pipeline.obs.conventions import META_KEYS, SERVICE_DIR
-from pipeline.obs.spec import failed_section, with_release
+from pipeline.obs.spec import failed_section, rpmspec_error, with_release
 from pipeline.services.envfile import load_env
 from pipeline.stages.fetch_sources import pack_sample, upstream_tarball
-from pipeline.stages.plan import make_plan
+from pipeline.stages.plan import checked_plan
 from pipeline.tools import rpm
-from pipeline.tools.golang import find_go, tools_dir
+from pipeline.tools.golang import build_cache, find_go
 from pipeline.tools.run import recording, tool_env
 
 log = logging.getLogger("pipeline.rpms")
-RPMSPEC_LINE = re.compile(r"\bline (\d+):")
 GO_API = re.compile(r"^golang\(API\)\s*>=\s*([\d.]+)$", re.MULTILINE)
 TOPDIR_PARTS = ("SPECS", "SOURCES", "BUILD", "RPMS", "SRPMS", "BUILDROOT")
 
@@ -124,7 +123,7 @@ def _product(
         rpms=tuple(_record(ctx, info) for info in infos),
         seconds=round(seconds, 2),
     )
-    ReleaseBook(ctx.build_dir).record_success(name, planned.inputs, release)
+    ReleaseBook(ctx.build_dir).record_success(name, planned.inputs, release, planned.input_parts)
     console().print(f"[green]✓[/] {name} {tag}: {len(infos)} RPMs in {seconds:.0f}s")
     return Built(name, release, "built", seconds, len(infos))
 
@@ -147,8 +146,6 @@ def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPl
     spec = _lay_out(ctx, product, planned, topdir, with_release(spec_text, product.spec, release))
     env = {
         "SOURCE_DATE_EPOCH": str(planned.source_date_epoch),
-        # Go's build cache is content-addressed, so one per user is safe and saves minutes.
-        "GOCACHE": str(tools_dir().parent / "go-build"),
         "GOPATH": str(topdir / "go"),
         "GOTOOLCHAIN": "local",
         "GOPROXY": "off",
@@ -156,6 +153,7 @@ def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPl
     }
     if go_dir is not None:
         env["PATH"] = f"{go_dir}:{tool_env()['PATH']}"
+        env["GOCACHE"] = str(build_cache(ctx.target.name, go_dir / "go"))
     try:
         rpm.rpmbuild(spec, topdir, topdir / "SOURCES", defines, env)
     except ToolError as exc:
@@ -208,14 +206,7 @@ def go_for(spec: Path, defines: list[tuple[str, str]], source: Path | None = Non
     try:
         requires = rpm.buildrequires(spec, defines)
     except ToolError as exc:
-        detail = exc.stderr_tail or exc.message
-        line = RPMSPEC_LINE.search(detail)
-        first = detail.splitlines()[0] if detail else ""
-        raise InputError(
-            Location(source or spec, int(line.group(1)) if line else 0),
-            f"rpmspec cannot parse the spec: {first.removeprefix('error: ')}",
-            hint="check the spec with `rpmspec -P`",
-        ) from exc
+        raise rpmspec_error(exc, source or spec) from exc
     wanted = [tuple(int(x) for x in v.split(".")) for v in GO_API.findall(requires)]
     if not wanted:
         return None
@@ -332,7 +323,7 @@ def summary(results: list[Built]) -> Table:
 def main(ctx: Context) -> int:
     # Planned under the lock: a build that waited sees what the one before it made.
     with build_lock(ctx.build_dir, "rpms"):
-        results = build_rpms(ctx, make_plan(ctx))
+        results = build_rpms(ctx, checked_plan(ctx))
     console().print(summary(results))
     emit(ctx.options, {"rpms": [asdict(r) for r in results]})
     return 0

@@ -18,7 +18,7 @@ import re
 import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +31,10 @@ from pipeline.core.context import Context
 from pipeline.core.errors import EXIT_MISMATCH, EXIT_OK, InputError, Location, RegistryError
 from pipeline.core.release import ReleaseRecord
 from pipeline.images.manifests import FoundImage, ManifestScan, scan_files
+from pipeline.images.reference import ImageReference
 from pipeline.images.registry import Failed, ImageDetails, NotFound, RegistryClient
 from pipeline.images.shipped import unpack_manifests
+from pipeline.stages.bundle import pinned_manifests
 
 URL_SCHEMES = ("https://", "http://")
 VERSION_LABEL = "org.opencontainers.image.version"
@@ -120,40 +122,76 @@ def check(
         )
         for image in scan.images
     ]
-    results = client.describe_many([image.reference for image in scan.images], workers=workers)
+    refs = [image.reference for image in scan.images]
+    # A pinned reference (repo:tag@digest) is also checked by its tag: it must name that digest.
+    tags = {str(r): r.with_tag(r.tag) for r in refs if r.tag and r.digest}
+    results = client.describe_many([*refs, *tags.values()], workers=workers)
+    by_tag = dict(zip(tags, results[len(refs) :], strict=True))
+    results = results[: len(refs)]
     unreachable = [r for r in results if isinstance(r, Failed)]
     if unreachable and len(unreachable) == len(results):
         raise RegistryError(f"{findings[0].where}: {_without_stage(unreachable[0].message)}")
     for finding, image, result in zip(findings, scan.images, results, strict=True):
-        if isinstance(result, Failed):
-            finding.fail(f"check failed: {_without_stage(result.message)}")
-            finding.unchecked = True
-            continue
-        if isinstance(result, NotFound):
-            finding.fail(f"not in the registry ({result.reason})")
-            continue
-        finding.digest = result.digest
-        _check_recorded(finding, result, expect)
-        if expect.platforms:
-            missing = sorted(set(expect.platforms) - set(result.platforms))
-            if missing:
-                finding.fail(
-                    f"lacks platforms {', '.join(missing)} (has {', '.join(result.platforms)})"
-                )
-        if image.reference.tag and finding.product != "-":
-            _check_label(finding, image, result.labels)
+        _check_one(finding, image, result, by_tag.get(finding.reference), expect)
     _check_tags(findings, scan, products, per_file)
     return findings
+
+
+Answer = ImageDetails | NotFound | Failed
+
+
+def _check_one(
+    finding: Finding, image: FoundImage, result: Answer, by_tag: Answer | None, expect: Expectations
+) -> None:
+    if isinstance(result, Failed):
+        finding.fail(f"check failed: {_without_stage(result.message)}")
+        finding.unchecked = True
+        return
+    if isinstance(result, NotFound):
+        finding.fail(f"not in the registry ({result.reason})")
+        return
+    finding.digest = result.digest
+    _check_recorded(finding, image.reference, result, expect)
+    if by_tag is not None:
+        _check_pinned(finding, image.reference, by_tag)
+    if expect.platforms:
+        missing = sorted(set(expect.platforms) - set(result.platforms))
+        if missing:
+            finding.fail(
+                f"lacks platforms {', '.join(missing)} (has {', '.join(result.platforms)})"
+            )
+    if image.reference.tag and finding.product != "-":
+        _check_label(finding, image, result.labels)
+
+
+def _check_pinned(finding: Finding, ref: ImageReference, by_tag: Answer) -> None:
+    """``repo:tag@digest``: the tag must name the digest it is pinned to."""
+    if isinstance(by_tag, Failed):
+        finding.fail(f"check of its tag failed: {_without_stage(by_tag.message)}")
+        finding.unchecked = True
+    elif isinstance(by_tag, NotFound):
+        finding.fail(f"tag {ref.tag} is not in the registry, only the pinned digest")
+    elif by_tag.digest != ref.digest:
+        finding.fail(f"tag {ref.tag} names {by_tag.digest}, not the pinned {ref.digest}")
 
 
 def _without_stage(message: str) -> str:
     return message.removeprefix(f"{RegistryError.stage}: ")
 
 
-def _check_recorded(finding: Finding, result: ImageDetails, expect: Expectations) -> None:
-    recorded = expect.digests.get(finding.reference)
-    if recorded and recorded != result.digest:
-        finding.fail(f"digest {result.digest} differs from the published {recorded}")
+def _check_recorded(
+    finding: Finding, ref: ImageReference, result: ImageDetails, expect: Expectations
+) -> None:
+    """The digest the release record holds for the reference: by its tag, or (a reference
+    pinned by digest alone) one of those recorded for its repository."""
+    if ref.tag:
+        recorded = expect.digests.get(str(replace(ref, digest=None)))
+        if recorded and recorded != result.digest:
+            finding.fail(f"digest {result.digest} differs from the published {recorded}")
+        return
+    known = {d for r, d in expect.digests.items() if r.rsplit(":", 1)[0] == ref.name}
+    if known and result.digest not in known:
+        finding.fail(f"digest {result.digest} is not one the release record holds")
 
 
 def _check_label(finding: Finding, image: FoundImage, labels: Mapping[str, str]) -> None:
@@ -270,11 +308,19 @@ def _given_manifests(items: tuple[str, ...], workdir: Path) -> tuple[Groups, dic
 
 
 def _build_manifests(ctx: Context, workdir: Path) -> tuple[Groups, dict[str, str]]:
-    """The manifests RPMs of the last build, each file named as ``<rpm>:/path``."""
+    """The manifests RPMs of the last build, each file named as ``<rpm>:/path``, and the
+    pinned manifests of the release bundles publish wrote for them."""
     rpms = ctx.report.require_rpms()
     shipped = unpack_manifests(ctx.project, rpms, ctx.report_path, workdir)
     display = {str(path): found.display_name(path) for found in shipped for path in found.files}
-    return [(found.product, list(found.files)) for found in shipped], display
+    groups = [(found.product, list(found.files)) for found in shipped]
+    for product, entry in rpms.products.items():
+        record_path = ReleaseRecord.bundle(ctx.build_dir, product, entry.tag) / "record.json"
+        if record_path.is_file():
+            pinned = pinned_manifests(ctx.build_dir, ReleaseRecord.load(record_path))
+            groups.append((product, pinned))
+            display.update({str(p): str(p.relative_to(ctx.project.root)) for p in pinned})
+    return groups, display
 
 
 def _components(ctx: Context, product_name: str) -> list[str]:

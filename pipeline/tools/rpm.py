@@ -74,6 +74,13 @@ def buildrequires(spec: Path, defines: Iterable[tuple[str, str]]) -> str:
     return run(["rpmspec", "-q", "--buildrequires", *_define_args(defines), str(spec)]).stdout
 
 
+def subpackages(spec: Path, defines: Iterable[tuple[str, str]]) -> list[str]:
+    """The names of the binary RPMs the spec builds with ``defines`` (rpmspec parses it whole,
+    conditionals and all, as rpmbuild will)."""
+    argv = ["rpmspec", "-q", "--qf", "%{NAME}\\n", *_define_args(defines), str(spec)]
+    return [line for line in run(argv).stdout.splitlines() if line]
+
+
 #: rpmbuild's closing lines, which say that something failed but not what.
 _SUMMARY = re.compile(r"^(RPM build errors:|\s*Bad exit status|error: Bad exit status|\+ exit)")
 

@@ -12,13 +12,14 @@ import json
 import re
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pipeline.images.registry import RegistryClient
+from pipeline.images.manifests import scan_files
+from pipeline.images.registry import NotFound, RegistryClient
 from pipeline.obs.service import load_service
 from pipeline.tools import buildah
 from pipeline.tools import rpm as rpmtool
@@ -259,12 +260,120 @@ def test_a_second_build_builds_nothing(local: LocalBuild) -> None:
     assert {r["state"] for r in data["containers"]} == {"up to date"}
 
 
-def test_changing_one_dockerfile_rebuilds_exactly_that_image(local: LocalBuild) -> None:
-    dockerfile = local.project / "dockerfiles/cdi/cdi-cloner/Dockerfile"
+def head(reference: str) -> str | None:
+    with RegistryClient() as client:
+        found = client.head_manifest(reference)
+    return None if isinstance(found, NotFound) else found.digest
+
+
+def test_an_image_only_change_is_a_new_release_of_its_product(published: LocalBuild) -> None:
+    local = published
+    before = local.report()
+    old_tag = before["rpms"]["products"]["kubevirt"]["tag"]
+    old = {n: e for n, e in before["containers"]["images"].items() if e["product"] == "kubevirt"}
+    old_digests = {e["reference"]: head(e["reference"]) for e in old.values()}
+    cdi_release = before["rpms"]["products"]["cdi"]["release"]
+    dockerfile = local.project / "dockerfiles/kubevirt/virt-api/Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + "\n# a maintainer's comment\n")
+
+    planned = json.loads(local.pipeline("plan", "--json", "-").stdout)
+    kubevirt = next(p for p in planned["products"] if p["name"] == "kubevirt")
+    assert kubevirt["changed"] == ["image virt-api"]
     result = local.pipeline("build", "--json", "-")
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads(result.stdout)
-    rebuilt = [r["name"] for r in data["containers"] if r["state"] == "built"]
-    assert rebuilt == ["cdi-cloner"]
-    assert {r["state"] for r in data["rpms"]} == {"up to date"}
+    states = {r["product"]: r["state"] for r in data["rpms"]}
+    assert states == {"kubevirt": "built", "cdi": "up to date"}
+    after = local.report()
+    new_tag = after["rpms"]["products"]["kubevirt"]["tag"]
+    assert new_tag != old_tag
+    assert after["rpms"]["products"]["cdi"]["release"] == cdi_release
+    for r in data["containers"]:
+        image = after["containers"]["images"][r["name"]]
+        if image["product"] == "kubevirt":
+            assert r["state"] == "built" and image["reference"].endswith(f":{new_tag}"), r
+        else:
+            assert r["state"] == "up to date", r
+
+    assert local.pipeline("publish").returncode == 0
+    verified = local.pipeline("verify-tags")
+    assert verified.returncode == 0, verified.stderr[-3000:]
+    # The old set is untouched: same digests under its tags, its pinned manifests still prove.
+    assert {ref: head(ref) for ref in old_digests} == old_digests
+    old_bundle = local.project / "build/local/releases" / f"kubevirt-{old_tag}" / "manifests"
+    pinned = [str(p) for p in sorted(old_bundle.glob("*.yaml"))]
+    again = local.pipeline("verify-tags", "--manifests", *pinned)
+    assert again.returncode == 0, again.stderr[-3000:]
+
+
+def test_pinned_manifests_name_only_digests_that_verify_tags_proves(published: LocalBuild) -> None:
+    local = published
+    report = local.report()
+    tag = report["rpms"]["products"]["kubevirt"]["tag"]
+    bundle = local.project / "build/local/releases" / f"kubevirt-{tag}"
+    record = json.loads((bundle / "record.json").read_text())
+    components = [
+        n for n, e in report["containers"]["images"].items() if e["product"] == "kubevirt"
+    ]
+    scan = scan_files(sorted(bundle.glob("manifests/*.yaml")), components)
+    assert scan.images
+    for image in scan.images:
+        assert image.reference.digest, f"{image.reference} is not pinned"
+        if image.reference.tag:
+            assert (
+                record["images"][str(replace(image.reference, digest=None))]
+                == image.reference.digest
+            )
+    assert "VIRT_API_IMAGE" in record["operator_env"]
+    assert "VIRT_SYNCHRONIZATIONCONTROLLER_IMAGE" in record["operator_env"]
+    assert (bundle / "summary.txt").read_text().count("@sha256:") == len(components)
+    pinned = [str(p) for p in sorted(bundle.glob("manifests/*.yaml"))]
+    verified = local.pipeline("verify-tags", "--manifests", *pinned)
+    assert verified.returncode == 0, verified.stderr[-3000:]
+
+    # A pinned manifest naming a digest nobody published is caught by name.
+    forged = bundle.parent / "forged.yaml"
+    text = Path(pinned[0]).read_text()
+    digest = record["images"][f"{local.registry.address}/kubevirt/virt-api:{tag}"]
+    forged.write_text(text.replace(digest, "sha256:" + "0" * 64))
+    bad = local.pipeline("verify-tags", "--manifests", str(forged), "--json", "-")
+    assert bad.returncode == 1
+    failing = {r["reference"] for r in json.loads(bad.stdout)["references"] if not r["ok"]}
+    assert failing and all("0" * 64 in ref for ref in failing)
+
+    # A bundle edited by hand is refused, naming the file, before anything is checked.
+    edited = Path(pinned[0])
+    original = edited.read_bytes()
+    edited.write_bytes(original + b"# edited\n")
+    try:
+        refused = local.pipeline("verify-tags")
+        assert refused.returncode == 2
+        last = refused.stderr.strip().splitlines()[-1]
+        assert str(edited) in last and "edited since publish" in last, last
+    finally:
+        edited.write_bytes(original)
+
+
+def test_a_unique_tag_someone_moved_refuses_the_publish(published: LocalBuild) -> None:
+    local = published
+    images = local.report()["containers"]["images"]
+    victim, other = images["cdi-cloner"], images["cdi-importer"]
+    original = head(victim["reference"])
+    assert original == victim["digest"]
+    moved = head(other["reference"])
+    tls = "--dest-tls-verify=false"
+    skopeo = ["skopeo", "copy", "--all", "--preserve-digests", "--src-tls-verify=false", tls]
+    source = other["reference"].rsplit(":", 1)[0] + f"@{moved}"
+    subprocess.run([*skopeo, f"docker://{source}", f"docker://{victim['reference']}"], check=True)
+    try:
+        tags = {ref: head(ref) for entry in images.values() for ref in entry["tags"]}
+        result = local.pipeline("publish")
+        assert result.returncode == 4, result.stderr[-3000:]
+        last = result.stderr.strip().splitlines()[-1]
+        assert victim["reference"] in last and moved in last and original in last, last
+        assert "nothing was pushed" in last
+        assert {ref: head(ref) for ref in tags} == tags
+    finally:
+        back = victim["reference"].rsplit(":", 1)[0] + f"@{original}"
+        subprocess.run([*skopeo, f"docker://{back}", f"docker://{victim['reference']}"], check=True)
+    assert local.pipeline("publish").returncode == 0

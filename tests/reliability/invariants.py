@@ -54,7 +54,7 @@ def check_published(project: Project, registry_url: str, what: str) -> None:
                     f"{what}: {image}:{release.floating_tag(image)} floats onto an incomplete "
                     f"{product} set"
                 )
-        record_path = project.build_dir / "releases" / f"{product}-{entry['tag']}.json"
+        record_path = project.build_dir / "releases" / f"{product}-{entry['tag']}" / "record.json"
         if not record_path.exists():
             continue
         record = json.loads(record_path.read_text())

@@ -150,7 +150,8 @@ class Project:
         directory = self.build_dir / "releases"
         if not directory.is_dir():
             return {}
-        return {p.name: json.loads(p.read_text()) for p in sorted(directory.glob("*.json"))}
+        bundles = sorted(directory.glob("*/record.json"))
+        return {p.parent.name: json.loads(p.read_text()) for p in bundles}
 
 
 def interrupt(proc: subprocess.Popen[str], sig: signal.Signals, after: float) -> int:

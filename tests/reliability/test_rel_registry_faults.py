@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,8 +132,8 @@ def test_publish_under_registry_faults(run: int, faulty: Faulty, proxy: Proxy) -
     kind = KINDS[run % len(KINDS)] if run < len(KINDS) else rng.choice(KINDS)
     missing = rng.sample(sorted(faulty.release.images), rng.randint(1, 3))
     remove_images(faulty, missing)
-    for record in (faulty.project.build_dir / "releases").glob("*.json"):
-        record.unlink()
+    for record in (faulty.project.build_dir / "releases").glob("*/record.json"):
+        shutil.rmtree(record.parent)
     plan = schedule(kind, rng, faulty.publish_requests, faulty.shared)
     what = f"publish run {run}: {kind} from request {plan.start}, {missing} missing"
     proxy.handler = plan

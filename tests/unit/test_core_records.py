@@ -30,6 +30,8 @@ def a_plan() -> Plan:
         source="samples/kubevirt",
         ci_cnt=1,
         inputs="abc",
+        input_parts={"spec package": "1", "image virt-api": "2"},
+        changed=("image virt-api",),
         release_state="next",
         release="1.1",
         tag="1.9.0-1.1",

@@ -152,7 +152,7 @@ def test_sle15_sp2_exports_only_the_images_its_version_ships(tmp_path: Path) -> 
 PATH_FIELDS = frozenset({"prjconf", "directory"})
 #: Derived from the tree's own git history (CI_CNT counts commits touching the inputs) and from
 #: digests over relative paths, and from this tree's build state: they describe the checkout.
-CHECKOUT_FIELDS = frozenset({"ci_cnt", "inputs", "up_to_date"})
+CHECKOUT_FIELDS = frozenset({"ci_cnt", "inputs", "input_parts", "changed", "up_to_date"})
 
 
 def plan(project: Path, target: str) -> dict[str, Any]:

@@ -134,6 +134,12 @@ class RegistryClient:
         doc = _manifest_json(ref, body, media_type)
         return _manifest_info(ref, digest, media_type, len(body), doc), doc
 
+    def config_digest(self, ref: ImageReference | str) -> str | None:
+        """The config digest (an image's id) of a single-image manifest; None for an index or
+        when ``ref`` is not there."""
+        answer = self.get_manifest_document(ref)
+        return None if isinstance(answer, NotFound) else answer[0].config_digest
+
     def get_blob_json(self, ref: ImageReference, digest: str) -> dict[str, Any] | NotFound:
         """A JSON blob (an image config) of ``ref``'s repository, checked against ``digest``."""
         resp = self.auth.request("GET", ref, f"blobs/{digest}", stream=True)
