@@ -106,13 +106,28 @@ def only_images(*keep: str) -> Mutate:
 
 
 def containers_case(image: str, mutation: Mutate) -> Mutate:
+    """Only ``image`` is built (pipeline.yaml trims the product's other images). The mutation
+    changes the product's inputs, so plan's dry run checks the image before any work."""
     return both(only_images(image), mutation)
 
 
+def forget_image(name: str) -> Mutate:
+    """The report no longer knows ``name``: the containers stage builds it again under its
+    product's unchanged release (as after a lost image), and so reads the meta env file."""
+
+    def mutate(root: Path) -> None:
+        path = root / "build/local/report.json"
+        report = json.loads(path.read_text())
+        del report["containers"]["images"][name]
+        path.write_text(json.dumps(report))
+
+    return mutate
+
+
 def env_case(mutation: Mutate) -> Mutate:
-    """The meta env file is step 1's output: an image reads it again only when it is rebuilt,
-    so virt-api's Dockerfile gets a trailing comment too."""
-    return both(only_images("virt-api"), append(DOCKERFILE, "\n# rebuild\n"), mutation)
+    """The meta env file is step 1's output: an image reads it again only when it is built,
+    so virt-api is forgotten by the report too."""
+    return both(forget_image("virt-api"), mutation)
 
 
 # ----------------------------------------------------------------------------- the table
@@ -483,7 +498,9 @@ DOCKERFILES = [
     ),
     Case(
         "dockerfile-zypper-package-nobody-has",
-        "containers",
+        # Only a real build finds it: the changed Dockerfile is a new release of KubeVirt, so
+        # step 1 runs again (a warm Go cache) before the RUN step fails.
+        "build",
         containers_case(
             "virt-api",
             edit(
@@ -874,10 +891,12 @@ def test_the_corpus_is_big_enough() -> None:
     assert len({c.id for c in CASES}) == len(CASES), "case ids must be unique"
 
 
-#: What a stage's corpus rows break (pipeline.yaml trims the containers rows to virt-api).
+#: What a stage's corpus rows break (pipeline.yaml trims the containers rows to virt-api; a
+#: build may rebuild the product's RPMs, never record the broken image as built).
 SUBJECTS = {
     "rpms": ("kubevirt",),
-    "containers": ("virt-api", "image/virt-api"),
+    "containers": ("virt-api",),
+    "build": ("virt-api",),
 }
 
 

@@ -85,7 +85,8 @@ def test_two_rpms_runs_at_once(shared: SharedBuild, tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_two_builds_at_once(shared: SharedBuild, tmp_path: Path) -> None:
     project = shared.copy(tmp_path / "project")
-    dockerfile = project.root / "dockerfiles/kubevirt/virt-handler/Dockerfile"
+    # A new CDI release: its RPMs and its seven images (the smaller product).
+    dockerfile = project.root / "dockerfiles/cdi/cdi-uploadproxy/Dockerfile"
     dockerfile.write_text(dockerfile.read_text() + "\n# concurrency\n")
     runs = start_two(project, "build")
     for returncode, _, err in runs:
@@ -94,12 +95,12 @@ def test_two_builds_at_once(shared: SharedBuild, tmp_path: Path) -> None:
         r["release"]
         for _, out, _ in runs
         for r in json.loads(out)["containers"]
-        if r["name"] == "virt-handler" and r["state"] == "built"
+        if r["name"] == "cdi-uploadproxy" and r["state"] == "built"
     ]
-    assert len(built) == 1, f"virt-handler built {len(built)} times"
+    assert len(built) == 1, f"cdi-uploadproxy built {len(built)} times"
     images = project.report()["containers"]["images"]
     assert len(images) == 17 and all(e["state"] in ("built", "up to date") for e in images.values())
-    assert images["virt-handler"]["release"] == built[0]
+    assert images["cdi-uploadproxy"]["release"] == built[0]
     assert_tree_whole(project)
 
 

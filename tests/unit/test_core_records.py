@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.core.digest import combined_digest
 from pipeline.core.errors import StateError
 from pipeline.core.plan import ImagePlan, Plan, ProductPlan, rpm_arch
-from pipeline.core.release import ReleaseBook, ReleaseRecord
+from pipeline.core.release import LastBuild, ReleaseBook, ReleaseRecord
 from pipeline.core.report import (
     FORMAT,
     ContainersSection,
@@ -20,6 +21,7 @@ from pipeline.core.report import (
     RpmRecord,
     RpmsSection,
 )
+from pipeline.stages.plan import changed_inputs
 
 
 def a_plan() -> Plan:
@@ -144,3 +146,14 @@ def test_release_book_and_records_are_typed(tmp_path: Path) -> None:
     (tmp_path / "releases.json").write_text('{"products": {"p": {"taken": "2.1"}}}')
     with pytest.raises(StateError, match=r"products\.p\.taken: expected a list"):
         book.taken("p")
+
+
+def test_plan_names_the_inputs_that_changed() -> None:
+    parts = {"spec package": "1", "image virt-api": "2", "base": "3"}
+    assert changed_inputs(parts, None) == ("first build",)
+    assert changed_inputs(parts, LastBuild("x", "1.1", dict(parts))) == ()
+    moved = {**parts, "image virt-api": "9", "image new": "4"}
+    assert changed_inputs(moved, LastBuild("x", "1.1", parts)) == ("image new", "image virt-api")
+    # A book of an older version knows only the whole digest.
+    assert changed_inputs(parts, LastBuild(combined_digest(parts), "1.1")) == ()
+    assert changed_inputs(moved, LastBuild(combined_digest(parts), "1.1")) == ("inputs",)
