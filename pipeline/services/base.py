@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import textwrap
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -46,11 +47,19 @@ class ServiceArgumentParser(argparse.ArgumentParser):
         raise ServiceUsageError(message)
 
 
-def new_parser(name: str, description: str, *, add_help: bool) -> ServiceArgumentParser:
+def new_parser(
+    name: str, description: str, *, add_help: bool, epilog: str | None = None
+) -> ServiceArgumentParser:
     # allow_abbrev=False: <param name="fil"> must not silently mean --file.
     # add_help only for the executable: a <param name="help"> must be an unknown parameter.
     parser = ServiceArgumentParser(
-        prog=name, description=description, add_help=add_help, allow_abbrev=False
+        prog=name,
+        description=textwrap.fill(description, 79) if epilog else description,
+        epilog=epilog,
+        add_help=add_help,
+        allow_abbrev=False,
+        # the epilog's examples are laid out by hand
+        formatter_class=argparse.RawDescriptionHelpFormatter if epilog else argparse.HelpFormatter,
     )
     parser.add_argument(
         "--outdir", required=True, type=Path, help="directory the changed files are written to"

@@ -61,7 +61,10 @@ def _control_char(text: str) -> str | None:
     return None
 
 
-def _value(rest: str, where: Location) -> str:
+def parse_value(rest: str, where: Location | None) -> str:
+    """The value of ``KEY=rest`` as ``/bin/sh`` would assign it, or an error if the shell
+    would do more than assign (expand, run, redirect)."""
+
     def fail(message: str) -> InputError:
         return InputError(where, message, hint=_HINT)
 
@@ -132,7 +135,7 @@ def parse_env(text: str, path: Path | str) -> EnvFile:
                 hint="set each variable once",
             )
         seen[key] = number
-        entries.append(EnvEntry(key, _value(match["rest"], where), number))
+        entries.append(EnvEntry(key, parse_value(match["rest"], where), number))
     return EnvFile(path, tuple(entries))
 
 

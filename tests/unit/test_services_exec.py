@@ -61,10 +61,12 @@ def obs_run(
     name: str, workdir: Path, *args: str, env: dict[str, str] | None = None, check: bool = True
 ) -> tuple[int, str, str]:
     """Run the wrapper as OBS does: in the package directory, --outdir last."""
+    # The wrapper runs `python3 -m pipeline.services...`: this checkout's, whatever else the
+    # machine's python3 has installed.
     result = run(
         [PACKAGE / "obs" / name, *args, "--outdir", str(workdir.parent / "out")],
         cwd=workdir,
-        env=env,
+        env={"PYTHONPATH": str(PACKAGE.parents[1]), **(env or {})},
         check=check,
     )
     return result.returncode, result.stdout, result.stderr
@@ -97,6 +99,36 @@ def test_replace_using_env_executable(tmp_path: Path) -> None:
     assert "# labelprefix=org.opensuse.kubevirt\n" in out
     assert "%%" not in out
     assert (workdir / "Dockerfile").read_text() == before, "results go to --outdir only"
+
+
+def test_replace_using_env_executable_generic(tmp_path: Path) -> None:
+    """The generic service of the README: an env file of the package and a plain value, no
+    meta file and no RPM (an empty sysroot)."""
+    workdir = tmp_path / "pkg"
+    workdir.mkdir()
+    (tmp_path / "out").mkdir()
+    (workdir / "Dockerfile").write_text("FROM base\nLABEL app=%%APP%% channel=%%CHANNEL%%\n")
+    (workdir / "my.env").write_text("APP='my-app'\n")
+    code, _, _ = obs_run(
+        "replace_using_env",
+        workdir,
+        "--file",
+        "Dockerfile",
+        "--eval",
+        "source ./my.env",
+        "--eval",
+        "CHANNEL=stable",
+        env={"OBS_SERVICE_SYSROOT": str(tmp_path / "empty")},
+    )
+    assert code == 0
+    out = (tmp_path / "out" / "Dockerfile").read_text()
+    assert out == "FROM base\nLABEL app=my-app channel=stable\n"
+    help_text = run(
+        [PACKAGE / "obs" / "replace_using_env", "--help"],
+        env={"PYTHONPATH": str(PACKAGE.parents[1])},
+    ).stdout
+    assert "--eval 'source ./my.env'" in help_text
+    assert "kubevirt_containers_meta" in help_text
 
 
 def test_label_and_metainfo_executables(tmp_path: Path) -> None:

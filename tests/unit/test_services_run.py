@@ -130,6 +130,7 @@ SUPPORTED = [
     (f"source {META}", "kubevirt_containers_meta", None),
     (f". {META}", "kubevirt_containers_meta", None),
     (f"pkg=kubevirt-virt-api source {META}", "kubevirt_containers_meta", "kubevirt-virt-api"),
+    (f'pkg="kubevirt-virt-api" source {META}', "kubevirt_containers_meta", "kubevirt-virt-api"),
     (
         "  pkg=containerized-data-importer-api   source /usr/lib/obs/service/cdi_containers_meta\n",
         "cdi_containers_meta",
@@ -139,10 +140,28 @@ SUPPORTED = [
 
 
 @pytest.mark.parametrize(("raw", "meta", "pkg"), SUPPORTED)
-def test_supported_eval_forms(raw: str, meta: str, pkg: str | None) -> None:
+def test_supported_meta_eval_forms(raw: str, meta: str, pkg: str | None) -> None:
     spec = parse_eval(raw)
-    assert (spec.meta, spec.pkg) == (meta, pkg)
+    assert (spec.meta, spec.pkg, spec.assignments) == (meta, pkg, ())
     assert spec.meta_path == f"/usr/lib/obs/service/{meta}"
+
+
+GENERIC = [
+    ("source ./my.env", "./my.env", ()),
+    (". conf/values.env", "conf/values.env", ()),
+    ("CHANNEL=stable", None, (("CHANNEL", "stable"),)),
+    ("A=1 B='two words' C=\"x\" D=", None, (("A", "1"), ("B", "two words"), ("C", "x"), ("D", ""))),
+    ("pkg=foo", None, (("pkg", "foo"),)),
+]
+
+
+@pytest.mark.parametrize(("raw", "source", "assignments"), GENERIC)
+def test_generic_eval_forms(
+    raw: str, source: str | None, assignments: tuple[tuple[str, str], ...]
+) -> None:
+    spec = parse_eval(raw)
+    assert (spec.source, spec.pkg, spec.assignments) == (source, None, assignments)
+    assert spec.meta is None
 
 
 REFUSED = [
@@ -151,16 +170,20 @@ REFUSED = [
     (f"source {META} && curl evil", "chains shell commands"),
     (f"source {META} | sh", "chains shell commands"),
     (f"pkg=`id` source {META}", "command substitution"),
-    ("source /etc/passwd", "only meta files under /usr/lib/obs/service/"),
-    ("source ./meta", "only meta files under /usr/lib/obs/service/"),
-    ("source /usr/lib/obs/service/../../../etc/passwd", "not one of the supported forms"),
-    (f"TAGPREFIX=evil source {META}", "only the variable 'pkg' can be set"),
-    (f"pkg=a TAGPREFIX=evil source {META}", "not one of the supported forms"),
-    (f'pkg="kubevirt-virt-api" source {META}', "not one of the supported forms"),
+    ("source /etc/passwd", "only files in the package directory or under /usr/lib/obs/service/"),
+    ("source ../outside.env", "leaves the package directory"),
+    ("source /usr/lib/obs/service/../../../etc/passwd", "only files in the package directory"),
+    (f"TAGPREFIX=evil source {META}", "only one 'pkg=' may come before source"),
+    (f"pkg=a TAGPREFIX=evil source {META}", "only one 'pkg=' may come before source"),
+    ("pkg=a source ./my.env", "pkg= goes with a meta file"),
     (f"export pkg=a; source {META}", "chains shell commands"),
-    ("TAGPREFIX=evil", "only the variable 'pkg' can be set"),
+    ("A=$HOME", "shell expansion"),
+    ("A=x\\ y", "backslashes"),
+    ("A='open", "a quote is left open"),
+    ("A=1 echo hi", "not one of the supported forms"),
     (f"eval source {META}", "not one of the supported forms"),
-    (f"source {META} extra", "not one of the supported forms"),
+    (f"source {META} extra", "source takes exactly one file"),
+    ("   ", "it is empty"),
 ]
 
 
@@ -170,6 +193,36 @@ def test_refused_eval_forms(raw: str, reason: str) -> None:
         parse_eval(raw)
     assert reason in info.value.message
     assert info.value.option == "eval"
+
+
+def test_generic_env_file_and_assignments(tmp_path: Path) -> None:
+    """No meta file, no RPM: an env file of the package and plain values, later ones win."""
+    workdir = image(
+        tmp_path,
+        replace_service(
+            '<param name="eval">CHANNEL=stable NAME=early</param>',
+            '<param name="eval">source ./my.env</param>',
+            eval_="",
+        ),
+        "FROM x\nLABEL channel=%%CHANNEL%% name=%%NAME%%\n",
+    )
+    (workdir / "my.env").write_text("# values of this package\nNAME=late\n")
+    results = run_in(workdir, tmp_path, sysroot=tmp_path / "no-sysroot")
+    assert (workdir / "Dockerfile").read_text() == "FROM x\nLABEL channel=stable name=late\n"
+    (result,) = results
+    assert ("env", str(workdir / "my.env")) in result.details  # type: ignore[attr-defined]
+
+
+def test_generic_env_file_errors_name_their_own_line(tmp_path: Path) -> None:
+    workdir = image(
+        tmp_path,
+        replace_service(eval_="source ./my.env"),
+        "FROM x\nLABEL name=%%NAME%%\n",
+    )
+    (workdir / "my.env").write_text("NAME=ok\nOTHER=$(id)\n")
+    with pytest.raises(InputError) as info:
+        run_in(workdir, tmp_path)
+    assert info.value.one_line().startswith(f"{workdir / 'my.env'}:2:")
 
 
 def test_refused_eval_names_the_service_file_and_line(tmp_path: Path) -> None:
@@ -212,7 +265,7 @@ def test_containers_meta_service_checks_the_meta_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("params", "line", "message"),
     [
-        ('<param name="var">NOT_IN_META</param>', 5, "NOT_IN_META is not set by the meta"),
+        ('<param name="var">NOT_IN_META</param>', 5, "NOT_IN_META is not set by any eval"),
         ('<param name="var">bad-name</param>', 5, "invalid variable name"),
         ('<param name="regex">x</param>', 2, "unrecognized arguments: --regex x"),
         ('<param name="var"></param>', 5, "parameter 'var' is empty"),
