@@ -88,6 +88,20 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         metavar="PATH_OR_URL",
         help="verify-tags: check these manifests instead of the build's",
     )
+    add_prune_options(parser)
+
+
+def add_prune_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--keep",
+        type=int,
+        default=3,
+        metavar="N",
+        help="prune: keep the last N releases of each product (default 3)",
+    )
+    parser.add_argument(
+        "--dry-run", action="store_true", help="prune: list what would be removed, remove nothing"
+    )
 
 
 def parse(argv: Sequence[str], verb: str | None = None) -> tuple[str, Path | None, Options]:
@@ -96,6 +110,8 @@ def parse(argv: Sequence[str], verb: str | None = None) -> tuple[str, Path | Non
     args = parser.parse_intermixed_args([verb, *argv] if verb else list(argv))
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    if args.keep < 1:
+        parser.error("--keep must be at least 1: the newest release is never pruned")
     options = Options(
         target=args.target,
         json=args.json,
@@ -107,6 +123,8 @@ def parse(argv: Sequence[str], verb: str | None = None) -> tuple[str, Path | Non
         jobs=args.jobs,
         manifests=tuple(args.manifests),
         extra=tuple(args.args),
+        keep=args.keep,
+        dry_run=args.dry_run,
     )
     return args.verb, args.project, options
 

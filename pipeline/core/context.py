@@ -25,6 +25,9 @@ class Options:
     jobs: int = 2
     manifests: tuple[str, ...] = ()
     extra: tuple[str, ...] = ()
+    #: prune: releases kept per product, and only list what would go.
+    keep: int = 3
+    dry_run: bool = False
 
 
 class Context:

@@ -136,6 +136,11 @@ def _images_dir() -> Path:
     return Path(root) / f"{driver}-images"
 
 
+def store_root() -> Path:
+    """The GraphRoot of the store buildah uses: layers and images live under it."""
+    return _images_dir().parent
+
+
 def stored_images() -> dict[str, tuple[str, ...]]:
     """Every image in local storage: id -> names.
 

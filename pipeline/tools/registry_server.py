@@ -371,6 +371,18 @@ def _terminate(pid: int, grace: float = 10.0) -> None:
         child.wait(timeout=5)
 
 
+def garbage_collect(root: Path = DEFAULT_ROOT) -> None:
+    """Remove the blobs no manifest references any more (after manifests were deleted).
+
+    The registry must not serve ``root`` meanwhile: a blob uploaded during the sweep could be
+    removed (the distribution registry's documented restriction), so callers stop it first.
+    """
+    config = root.resolve() / CONFIG_FILE
+    if not config.is_file():
+        raise SetupError(f"{config} not found", hint="start the registry once first")
+    run([BINARY, "garbage-collect", str(config)], timeout=600)
+
+
 def stop(root: Path = DEFAULT_ROOT) -> bool:
     """Stop the registry of ``root``. False when none was running (stale files are removed)."""
     root = root.resolve()
