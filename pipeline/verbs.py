@@ -1,20 +1,22 @@
 """The verbs: one table that ``python -m pipeline VERB`` and ``nox -s VERB`` both run.
 
 Each verb is a handler ``Context -> exit code`` and the pre-flight checks it needs (host tools,
-disk space), run before the handler in both spellings. A handler imports its stage module when
-it runs, so ``plan`` or ``verify-tags`` never pay for importing buildah's or rpmbuild's stage,
-and this module needs only the standard library: the noxfile reads the table before the
-project's dependencies are installed.
+disk space, a registry that accepts connections), run before the handler in both spellings.
+A handler imports its stage module when it runs, so ``plan`` or ``verify-tags`` never pay for
+importing buildah's or rpmbuild's stage, and this module needs only the standard library: the
+noxfile reads the table before the project's dependencies are installed.
 """
 
 from __future__ import annotations
 
 import shutil
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from pipeline.core.errors import SetupError
+from pipeline.core.errors import RegistryError, SetupError
 
 if TYPE_CHECKING:
     from pipeline.core.context import Context
@@ -33,6 +35,13 @@ def host_tools(ctx: Context) -> None:
     setup_host.ensure_tools()
 
 
+def spec_tools(ctx: Context) -> None:
+    """rpmspec, which plan's dry run parses every spec with (installed first when missing)."""
+    from pipeline.stages import setup_host
+
+    setup_host.ensure_tools(names=("rpmbuild",))
+
+
 def go_toolchain(ctx: Context) -> None:
     """A Go new enough for every pinned version, installed into the user cache when missing."""
     from pipeline.tools.golang import ensure_go
@@ -48,6 +57,47 @@ def disk_space(ctx: Context) -> None:
             f"{ctx.build_root} has {free:.1f} GiB free; a build needs {BUILD_DISK_GIB} GiB",
             hint="free some space, e.g. python -m pipeline prune, or buildah rmi --prune",
         )
+
+
+#: Seconds to wait for a registry's TCP handshake in the pre-flight check.
+CONNECT_SECONDS = 5
+
+
+def registry_reachable(ctx: Context) -> None:
+    """The registry the verb talks to accepts connections, before any work starts.
+
+    Only a TCP connect: a registry that is down is one line with the fix at once, while what a
+    reachable registry answers is the verb's to judge and to retry. ``--manifests`` name their
+    own registries, so nothing is checked for them here.
+    """
+    if ctx.options.manifests:
+        return
+    from pipeline.images.reference import is_loopback_host
+
+    address = ctx.options.registry or ctx.target.registry
+    default = 80 if is_loopback_host(address) else 443
+    try:
+        split = urlsplit(f"//{address}")
+        where = (split.hostname or address, split.port or default)
+        socket.create_connection(where, timeout=CONNECT_SECONDS).close()
+    except (OSError, ValueError) as exc:
+        local = is_loopback_host(address)
+        raise RegistryError(
+            f"registry {address} does not accept connections: {exc}",
+            hint="start it: python -m pipeline registry start"
+            if local
+            else "check the address (--registry) and the network",
+        ) from None
+
+
+def publish_registry(ctx: Context) -> None:
+    """publish starts the `local` target's loopback registry itself; any other must be up."""
+    from pipeline.images.reference import is_loopback_host
+
+    address = ctx.options.registry or ctx.target.registry
+    if ctx.target.local_base and is_loopback_host(address):
+        return
+    registry_reachable(ctx)
 
 
 def _setup_host(ctx: Context) -> int:
@@ -110,6 +160,12 @@ def _obs_export(ctx: Context) -> int:
     return export.main(ctx)
 
 
+def _prune(ctx: Context) -> int:
+    from pipeline.stages import prune
+
+    return prune.main(ctx)
+
+
 def _bench(ctx: Context) -> int:
     from pipeline.stages import bench
 
@@ -135,7 +191,10 @@ BUILDS = (host_tools, go_toolchain, disk_space)
 VERBS = (
     Verb("setup-host", "check the host tools and install the missing ones", _setup_host),
     Verb(
-        "plan", "resolve a target without building: base, versions, tags, what is up to date", _plan
+        "plan",
+        "resolve a target without building: base, versions, tags, what is up to date",
+        _plan,
+        (spec_tools,),
     ),
     Verb(
         "fetch-sources",
@@ -154,15 +213,22 @@ VERBS = (
         "publish",
         "push every image, then move the floating tags and write the release record",
         _publish,
-        (host_tools,),
+        (host_tools, publish_registry),
     ),
     Verb(
         "verify-tags",
         "check every image reference of the manifests against the registry",
         _verify_tags,
+        (registry_reachable,),
     ),
     Verb("registry", "run the local loopback registry: start, stop or status", _registry),
     Verb("obs-export", "write the target as an OBS project tree", _obs_export),
+    Verb(
+        "prune",
+        "remove the images, tags and blobs of releases older than the last N (default 3)",
+        _prune,
+        (host_tools,),
+    ),
     Verb("bench", "run the benchmarks and print their figures", _bench, BUILDS),
 )
 BY_NAME = {verb.name: verb for verb in VERBS}

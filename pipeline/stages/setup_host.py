@@ -108,10 +108,12 @@ def _install(packages: list[str], family: str) -> None:
         )
 
 
-def ensure_tools(install: bool = True) -> None:
-    """Every host tool on PATH; the missing ones installed first when allowed and possible."""
+def ensure_tools(install: bool = True, names: tuple[str, ...] | None = None) -> None:
+    """Every host tool (or those ``names``) on PATH; the missing ones installed first when
+    allowed and possible."""
     family = _os_family()
-    missing = [tool for tool in TOOLS if shutil.which(tool.command) is None]
+    wanted = [tool for tool in TOOLS if names is None or tool.name in names]
+    missing = [tool for tool in wanted if shutil.which(tool.command) is None]
     if not missing:
         return
     packages = sorted({tool.apt if family != "suse" else tool.zypper for tool in missing})
@@ -123,7 +125,7 @@ def ensure_tools(install: bool = True) -> None:
         )
     console().print(f"installing {' '.join(packages)} ...")
     _install(packages, family)
-    still = [tool.name for tool in TOOLS if shutil.which(tool.command) is None]
+    still = [tool.name for tool in wanted if shutil.which(tool.command) is None]
     if still:
         raise SetupError(
             f"{', '.join(still)} still missing after the install",

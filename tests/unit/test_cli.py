@@ -9,7 +9,14 @@ import sys
 import pytest
 
 from pipeline.cli import parse
-from pipeline.verbs import BUILDS, BY_NAME
+from pipeline.verbs import (
+    BUILDS,
+    BY_NAME,
+    host_tools,
+    publish_registry,
+    registry_reachable,
+    spec_tools,
+)
 from tests.support.paths import ROOT
 from tests.support.tools import run_pipeline
 
@@ -33,7 +40,11 @@ def test_every_verb_checks_before_it_builds() -> None:
     (the check is part of the verb, not of the nox session)."""
     for name in ("rpms", "containers", "build", "bench"):
         assert BY_NAME[name].preflight == BUILDS, name
-    assert BY_NAME["plan"].preflight == ()
+    # plan parses every spec with rpmspec; publish and verify-tags need their registry.
+    assert BY_NAME["plan"].preflight == (spec_tools,)
+    assert BY_NAME["publish"].preflight == (host_tools, publish_registry)
+    assert BY_NAME["verify-tags"].preflight == (registry_reachable,)
+    assert BY_NAME["prune"].preflight == (host_tools,)
 
 
 def test_verb_options_parse_in_either_order() -> None:
