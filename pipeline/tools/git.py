@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -9,6 +10,13 @@ from pipeline.tools.run import run
 
 
 def is_work_tree(root: Path) -> bool:
+    resolved = root.resolve()
+    if shutil.which("git") is None and not any(
+        (directory / ".git").exists() for directory in (resolved, *resolved.parents)
+    ):
+        # An unpacked source tree on a machine without git: there is no history to count, and
+        # asking would need git installed for nothing.
+        return False
     inside = run(["git", "-C", str(root), "rev-parse", "--is-inside-work-tree"], check=False)
     return inside.returncode == 0 and inside.stdout.strip() == "true"
 

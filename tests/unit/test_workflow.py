@@ -65,10 +65,12 @@ def test_matrix_is_the_targets_of_pipeline_yaml(job: dict[str, Any]) -> None:
 
 def test_setup_is_the_projects_own(job: dict[str, Any]) -> None:
     assert job["runs-on"].startswith("ubuntu-")
-    setup = run_steps(job, "pip install nox")
+    setup = run_steps(job, "./noxw --install-only")
     assert len(setup) == 1
-    assert "python3 -m pip install nox" in setup[0]["run"]
-    assert "nox -s setup-host" in setup[0]["run"]
+    # The quick start's bootstrap; every session's virtualenv is made while there is a network.
+    assert re.search(r"--install-only -s setup-host build publish verify-tags\n", setup[0]["run"])
+    assert "./noxw -s setup-host" in setup[0]["run"]
+    assert "pip install" not in WORKFLOW.read_text()
     checkout = next(s for s in steps(job) if s.get("uses", "").startswith("actions/checkout@"))
     assert checkout["with"]["fetch-depth"] == 0, "CI_CNT counts commits: a shallow clone lies"
     assert checkout["with"]["persist-credentials"] is False
@@ -76,13 +78,13 @@ def test_setup_is_the_projects_own(job: dict[str, Any]) -> None:
 
 def test_build_publish_verify_run_through_nox_for_the_target(job: dict[str, Any]) -> None:
     for verb in ("build", "publish", "verify-tags"):
-        found = run_steps(job, f"nox -s {verb} -- --target")
+        found = run_steps(job, f"noxw -s {verb} -- --target")
         # one step for the offline target, one for the others
         assert len(found) == 2, verb
         for step in found:
             assert "sudo" in step["run"], "apt, buildah and rpmbuild need root on the runner"
-    for step in run_steps(job, "nox -s verify-tags"):
-        assert re.search(r'--json "build/\$(TARGET|2)/verify\.json"', step["run"]), step["run"]
+    for step in run_steps(job, "noxw -s verify-tags"):
+        assert re.search(r'--json "build/\$(TARGET|1)/verify\.json"', step["run"]), step["run"]
 
 
 def runs_for_local(step: dict[str, Any]) -> bool:
@@ -91,35 +93,35 @@ def runs_for_local(step: dict[str, Any]) -> bool:
 
 def test_local_runs_offline_after_setup(job: dict[str, Any]) -> None:
     local = [s for s in steps(job) if runs_for_local(s)]
-    pipeline_steps = [s for s in local if "nox -s build" in s.get("run", "")]
+    pipeline_steps = [s for s in local if "noxw -s build" in s.get("run", "")]
     assert len(pipeline_steps) == 1
     script = pipeline_steps[0]["run"]
     # a network namespace holding only loopback: any download attempt fails the job
     assert "unshare --net" in script and "ip link set lo up" in script
     assert (
-        script.index("nox -s build")
-        < script.index("nox -s publish")
-        < script.index("nox -s verify-tags")
+        script.index("noxw -s build")
+        < script.index("noxw -s publish")
+        < script.index("noxw -s verify-tags")
     )
     # every other pipeline command of the local job is set-up, before the offline step
     index = local.index(pipeline_steps[0])
     for step in local[index + 1 :]:
-        assert not re.search(r"nox -s|-m pipeline|pipeline\.", step.get("run", "")), step
+        assert not re.search(r"noxw? -s|-m pipeline|pipeline\.", step.get("run", "")), step
     setup = " ".join(s.get("run", "") for s in local[:index])
-    assert "nox -s setup-host" in setup and "ensure_local_base" in setup
+    assert "noxw -s setup-host" in setup and "ensure_local_base" in setup
     assert "fetch-sources" not in setup
 
 
 def test_pull_requests_push_to_no_real_registry(job: dict[str, Any]) -> None:
     publish = job["env"]["PUBLISH"]
     assert "github.event_name != 'pull_request'" in publish and "matrix.offline" in publish
-    for needle in ("nox -s publish", "nox -s verify-tags", "skopeo login"):
+    for needle in ("noxw -s publish", "noxw -s verify-tags", "skopeo login"):
         for step in run_steps(job, needle):
             condition = step.get("if", "")
             if condition == "matrix.offline":
                 continue  # loopback registry inside the job
             assert "env.PUBLISH == 'true'" in condition, (needle, condition)
-    build = next(s for s in run_steps(job, "nox -s build") if not runs_for_local(s))
+    build = next(s for s in run_steps(job, "noxw -s build") if not runs_for_local(s))
     assert "PUBLISH" not in build.get("if", ""), "PRs still build every target"
 
 
@@ -140,7 +142,7 @@ def test_secrets_never_reach_a_command_line(workflow: dict[str, Any], job: dict[
     assert "umask 077" in script and "--authfile" in script and "--password-stdin" in script
     assert "REGISTRY_AUTH_FILE=" in script
     # the auth file reaches publish and verify-tags through sudo
-    for needle in ("nox -s publish", "nox -s verify-tags"):
+    for needle in ("noxw -s publish", "noxw -s verify-tags"):
         for step in run_steps(job, needle):
             if step.get("if") != "matrix.offline":
                 assert "--preserve-env=CI,REGISTRY_AUTH_FILE" in step["run"]
