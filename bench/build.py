@@ -31,7 +31,7 @@ from pipeline.tools import buildah, registry_server
 from pipeline.tools.run import Completed, run
 
 COPIED = ("pipeline.yaml", "prjconf", "specs", "samples", "dockerfiles")
-NOOP_TARGET = Target("<", 3.0, "< 3 s wall, nox start included")
+NOOP_TARGET = Target("<=", 1.0, "<= 1 s wall, nox start included")
 OVERHEAD_TARGET = Target("<", 0.10, "< 10 % outside the tools")
 PARALLEL_TARGET = Target("<=", 0.8, "clearly < 1 (<= 0.8) on 2 cores")
 WEIGHT_TARGET = Target("<=", 1.2, "<= 1.2x per image (worst shown)")
@@ -360,6 +360,9 @@ def measure(root: Path, source: Path, work: Path) -> list[Figure]:
         figures["parallel"] = parallel_figure(report)
         figures["image_weight"] = weight_figure(report, installed_sizes(build_dir / "repo/RPMS"))
 
+        # The session's virtualenv made (or found) first: the figure is a no-op build, which
+        # installs nothing, in the virtualenv nox reuses.
+        space.nox("-s", "build", "--install-only")
         started = time.perf_counter()
         space.nox_build()
         noop = time.perf_counter() - started

@@ -260,6 +260,41 @@ def test_a_second_build_builds_nothing(local: LocalBuild) -> None:
     assert {r["state"] for r in data["containers"]} == {"up to date"}
 
 
+def _site_packages(venv: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in venv.glob("lib/python*/site-packages/*")}
+
+
+def test_nox_build_makes_then_reuses_its_virtualenv(local: LocalBuild, tmp_path: Path) -> None:
+    """``nox -s build`` runs in its own virtualenv under the envdir: made, with the project
+    installed, on the first run; reused on the next, which installs nothing and builds
+    nothing. Nothing is ever installed into the interpreter running nox."""
+    argv = [sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py")]
+    argv += ["--envdir", str(tmp_path / "nox"), "-s", "build", "--", "--json", "-"]
+    argv += [
+        "--project",
+        str(local.project / "pipeline.yaml"),
+        "--registry",
+        local.registry.address,
+    ]
+    freeze = [sys.executable, "-m", "pip", "freeze", "--all"]
+    interpreter = subprocess.run(freeze, capture_output=True, text=True, check=True).stdout
+    runs = []
+    for _ in range(2):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=ROOT)
+        assert done.returncode == 0, done.stderr[-3000:]
+        data = json.loads(done.stdout)
+        assert {r["state"] for r in data["rpms"] + data["containers"]} == {"up to date"}
+        runs.append((done.stderr, _site_packages(tmp_path / "nox" / "build")))
+    (first, installed), (second, still) = runs
+    assert "Creating virtual environment" in first and "pip install" in first
+    assert (tmp_path / "nox" / "build" / "bin" / "python").is_file()
+    assert "Reusing existing virtual environment" in second
+    assert "pip install" not in second
+    assert still == installed
+    after = subprocess.run(freeze, capture_output=True, text=True, check=True).stdout
+    assert after == interpreter
+
+
 def head(reference: str) -> str | None:
     with RegistryClient() as client:
         found = client.head_manifest(reference)

@@ -29,8 +29,10 @@ pytestmark = [pytest.mark.tools, pytest.mark.slow]
 
 MIRROR = "http://deb.debian.org/debian"
 #: The CA bundle of a machine whose HTTPS goes through an inspecting proxy (as here): the fresh
-#: root gets the host's trust, nothing else of the host.
+#: root gets the host's trust, nothing else of the host. Outside /etc/ssl/certs in the root,
+#: where installing ca-certificates (pipx pulls it in) would write Debian's bundle over it.
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+ROOT_CA = "/etc/host-trust/ca-certificates.crt"
 
 
 def _source_tree(destination: Path) -> None:
@@ -51,12 +53,12 @@ def _source_tree(destination: Path) -> None:
 def _trust(root: Path) -> dict[str, str]:
     if not HOST_CA.is_file():
         return {}
-    (root / "etc/ssl/certs").mkdir(parents=True, exist_ok=True)
-    shutil.copy(HOST_CA, root / "etc/ssl/certs/ca-certificates.crt")
-    # pip reads its own certificate bundle unless told; PIP_CERT does not reach the pip that
-    # pipx runs with a cleaned environment, a config file does.
-    (root / "etc/pip.conf").write_text(f"[global]\ncert = {HOST_CA}\n")
-    return {"SSL_CERT_FILE": str(HOST_CA), "REQUESTS_CA_BUNDLE": str(HOST_CA)}
+    (root / ROOT_CA.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(HOST_CA, root / ROOT_CA.lstrip("/"))
+    # pip reads its own certificate bundle unless told; a config file reaches every pip (the
+    # ones pipx and nox run too).
+    (root / "etc/pip.conf").write_text(f"[global]\ncert = {ROOT_CA}\n")
+    return {"SSL_CERT_FILE": ROOT_CA, "REQUESTS_CA_BUNDLE": ROOT_CA}
 
 
 @pytest.fixture(scope="module")

@@ -215,9 +215,10 @@ def test_weight_per_image_and_rpms_missing_from_the_repo() -> None:
 
 
 def test_noop_figure_checks_seconds_and_keeps_the_ratio() -> None:
-    fig = build_figures.noop_figure(2.0, 400.0, "images up to date", {"nox_list": 0.5})
-    assert fig.met is True and fig.ratio == pytest.approx(0.005)
-    assert fig.detail["nox_list_seconds"] == 0.5
+    fig = build_figures.noop_figure(0.9, 400.0, "images up to date", {"nox_list": 0.3})
+    assert fig.met is True and fig.ratio == pytest.approx(0.00225)
+    assert build_figures.noop_figure(1.2, 400.0, "", {}).met is False
+    assert fig.detail["nox_list_seconds"] == 0.3
 
 
 def test_bench_verb_is_wired_and_refuses_an_unknown_part(
