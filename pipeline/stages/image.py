@@ -3,14 +3,13 @@
 An image is built under its product's release (its directory is one of the product's inputs, so
 a changed Dockerfile is a new release of the whole set), never again under a release it was
 published with. The steps, in order: skip it when its product's inputs and release are what the
-last build recorded; check the meta env file is the one step 1 extracted; copy its directory to
-``build/<target>/work/<image>/``; run its buildtime services there (the meta env file, strict
-``replace_using_env``, the metainfo and label helpers); read the magic comments of the result
-and check its tags; ``buildah build`` it with the plan's build args, one ``--tag`` per
-``#!BuildTag`` (qualified with the registry), ``--timestamp`` from SOURCE_DATE_EPOCH, and the
-step-1 repo exposed the way ``#!UseOBSRepositories`` does on OBS (the repo and a repo file
-bind-mounted read-only for the build, so nothing of them stays in the image); then record what
-went into the image.
+last build recorded; check the meta env file is the one step 1 extracted; make its recipe
+(``stages.recipe``: the directory copied to ``build/<target>/work/<image>/``, its buildtime
+services run there, tags and magic comments checked); ``buildah build`` it with the plan's build
+args, one ``--tag`` per ``#!BuildTag``, ``--timestamp`` from SOURCE_DATE_EPOCH, and the step-1
+repo exposed the way ``#!UseOBSRepositories`` does on OBS (the repo and a repo file bind-mounted
+read-only for the build, so nothing of them stays in the image); then record what went into the
+image.
 """
 
 from __future__ import annotations
