@@ -3,8 +3,9 @@
 ``python -m pipeline obs-export --target T OUTDIR`` writes:
 
 - ``OUTDIR/_config``: the target's prjconf, plus a ``Macros:`` block pinning each product's
-  version macro and its version code (so the byte-identical spec builds the pinned version on
-  OBS, as ``rpmbuild --define`` does here, and OBS's scheduler reads its version switches) and the ``Type: docker`` switch for a ``containerfile``
+  version macro and its version code (so the byte-identical spec builds the pinned version
+  on OBS, as ``rpmbuild --define`` does here, and OBS's scheduler reads its version
+  switches) and the ``Type: docker`` switch for a ``containerfile``
   repository, where OBS builds the image packages;
 - one package per product, named like its spec package directory: every file of that directory
   byte-identical (spec, meta service sources, rpmlintrc) and Source0 - the tarball itself when it

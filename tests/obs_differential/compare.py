@@ -77,9 +77,9 @@ GAPS = (
 
 def excused(kind: str, name: str, text: str, version: str) -> Gap | None:
     for gap in GAPS:
-        if gap.kind == kind and name in gap.fields and version < gap.since:
-            if re.search(gap.trigger, text):
-                return gap
+        applies = gap.kind == kind and name in gap.fields and version < gap.since
+        if applies and re.search(gap.trigger, text):
+            return gap
     return None
 
 
@@ -107,7 +107,7 @@ def compare(
         reference = theirs.get(name)
         if normal(value) == normal(reference):
             counts["agree"] += 1
-        elif gap := excused(kind, name, text, version):
+        elif excused(kind, name, text, version):
             counts["gap"] += 1
         else:
             counts["disagree"] += 1
