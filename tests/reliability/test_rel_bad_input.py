@@ -326,8 +326,10 @@ PRJCONF = [
     Case(
         "prjconf-unknown-directive", "plan", append(LOCAL, "Frobnicate: yes\n"), LOCAL, "Frobnicate"
     ),
-    Case("prjconf-macros-unclosed", "plan", edit(LOCAL, ":Macros\n", ""), LOCAL),
-    Case("prjconf-if-unclosed", "plan", append(LOCAL, "%if 0%{?suse_version}\n"), LOCAL),
+    # OBS lets a Macros: block or an %if run to the end of the file (a warning here); it
+    # ignores a stray %endif and rejects a broken %if expression, so both are refused.
+    Case("prjconf-stray-endif", "plan", append(LOCAL, "%endif\n"), LOCAL, "%endif\n"),
+    Case("prjconf-if-broken", "plan", append(LOCAL, "%if 1 &&\n%endif\n"), LOCAL, "%if 1 &&\n"),
     Case(
         "prjconf-release-template-not-a-release",
         "plan",
