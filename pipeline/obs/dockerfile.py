@@ -11,6 +11,7 @@ to :mod:`pipeline.obs.dockerfile_instructions` and each ``#!`` comment to
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,9 @@ from pipeline.obs.dockerfile_magic import (
     Magic,
     MagicComments,
 )
+from pipeline.obs.notice import Notice
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FLAG_MAGIC",
@@ -67,12 +71,29 @@ class Dockerfile:
     stages: tuple[From, ...]
     labels: tuple[Label, ...]
     instructions: tuple[Instruction, ...]
+    #: ``#!ForceMultiVersion``: OBS keeps every version of the image's binaries.
+    force_multiversion: bool = False
+    warnings: tuple[Notice, ...] = ()
 
     def tags(self) -> tuple[str, ...]:
         return tuple(t.tag for t in self.build_tags)
 
     def global_args(self) -> tuple[Arg, ...]:
         return tuple(a for a in self.args if a.is_global)
+
+    def base_image(self, build_args: dict[str, str] | None = None) -> str | None:
+        """The image the final stage builds on, as OBS's Docker.pm names it: a stage name
+        followed back to the image it starts from; None for ``scratch``."""
+        from pipeline.obs.dockerfile_args import resolve_from
+
+        images = resolve_from(self, build_args or {})
+        by_name: dict[str, str | None] = {}
+        base: str | None = None
+        for stage, image in zip(self.stages, images, strict=True):
+            base = by_name.get(image.lower(), None if image == "scratch" else image)
+            if stage.name:
+                by_name[stage.name.lower()] = base
+        return base
 
     def builds_on(self, arch: str) -> bool:
         """Whether ``#!ExclusiveArch``/``#!ExcludeArch`` allow building for ``arch``."""
@@ -90,7 +111,10 @@ def load_dockerfile(path: Path) -> Dockerfile:
             f"cannot read Dockerfile: {exc}",
             hint="check the image directory in pipeline.yaml",
         ) from exc
-    return parse_dockerfile(text, path)
+    dockerfile = parse_dockerfile(text, path)
+    for notice in dockerfile.warnings:
+        log.warning("%s", notice.one_line())
+    return dockerfile
 
 
 def parse_dockerfile(text: str, path: Path | str) -> Dockerfile:
@@ -153,6 +177,8 @@ class _Parser:
             stages=tuple(found.stages),
             labels=tuple(found.labels),
             instructions=tuple(found.instructions),
+            force_multiversion=magic.flag("ForceMultiVersion"),
+            warnings=tuple(magic.notices),
         )
 
     def parser_directives(self) -> None:

@@ -1,11 +1,18 @@
 """The ``#!`` magic comments of an OBS Dockerfile, as OBS's ``Docker.pm`` reads them.
 
 ``#!BuildTag: a b`` (tags, several per line and several lines), ``#!BuildName:``,
-``#!BuildVersion:``, ``#!BuildRelease:`` (one word, once), ``#!ExclusiveArch:``/
-``#!ExcludeArch:`` (words), and the flags ``#!UseOBSRepositories`` and ``#!NoSquash``.
+``#!BuildVersion:``, ``#!BuildRelease:`` (one word; a later line wins, with a warning),
+``#!ExclusiveArch:``/``#!ExcludeArch:`` (words), the flags ``#!UseOBSRepositories``,
+``#!NoSquash`` and ``#!ForceMultiVersion``, and what only OBS's scheduler and workers use:
+``#!BuildConstraint:``, ``#!Milestone:``, ``#!RemoteAsset(Url):``, ``#!ArchExclusiveLine:`` and
+``#!ArchExcludedLine:`` (kept, with their words).
 
-OBS ignores a ``#!`` comment it does not know; a misspelt ``#!BuildTags:`` would then build an
-image with no tag at all, so here an unknown or unsupported magic comment is an error.
+Docker.pm matches each comment exactly (``#!Name:`` with the colon right after the name), and
+ignores a ``#!`` comment it does not know or whose spelling is off, such as ``#!BuildTag : x``.
+A line OBS ignores would build something else here than on OBS (a misspelt ``#!BuildTags:``
+builds an image with no tag at all), so each is an error that says so and shows the spelling
+OBS reads. ``#!UnorderedRepos``, ``#!PlusRecommended`` and ``#!BcntSyncTag`` change how OBS
+sets up the build or counts releases, which cannot be honoured here: refused, saying so.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.core.errors import InputError, Location
+from pipeline.obs.notice import Notice
 
 VALUE_MAGIC = (
     "BuildTag",
@@ -24,24 +32,22 @@ VALUE_MAGIC = (
     "BuildRelease",
     "ExclusiveArch",
     "ExcludeArch",
-)
-FLAG_MAGIC = ("UseOBSRepositories", "NoSquash")
-#: Known to OBS, but they change what is built in ways this pipeline does not reproduce.
-UNSUPPORTED_MAGIC = (
-    "BcntSyncTag",
     "BuildConstraint",
-    "UnorderedRepos",
-    "PlusRecommended",
     "Milestone",
-    "ArchExclusiveLine",
-    "ArchExcludedLine",
     "RemoteAsset",
     "RemoteAssetUrl",
-    "ForceMultiVersion",
+    "ArchExclusiveLine",
+    "ArchExcludedLine",
+    "BuildTargetStage",
 )
-_SINGLE_VALUE_MAGIC = ("BuildName", "BuildVersion", "BuildRelease")
+FLAG_MAGIC = ("UseOBSRepositories", "NoSquash", "ForceMultiVersion")
+#: Known to OBS, but they change how OBS sets up the build or counts releases: cannot be
+#: honoured here.
+UNSUPPORTED_MAGIC = ("BcntSyncTag", "UnorderedRepos", "PlusRecommended")
+_SINGLE_VALUE_MAGIC = ("BuildName", "BuildVersion", "BuildRelease", "Milestone", "BuildTargetStage")
 
 _MAGIC_RE = re.compile(r"#!(?P<name>[A-Za-z]\w*)(?P<colon>\s*:)?(?P<value>.*)")
+_OBS_IGNORES = "OBS ignores this line"
 
 
 @dataclass(frozen=True)
@@ -67,14 +73,15 @@ class MagicComments:
         self.path = path
         self.magic: list[Magic] = []
         self.tags: list[BuildTag] = []
+        self.notices: list[Notice] = []
 
     def error(self, line: int, column: int, message: str, hint: str) -> InputError:
         return InputError(Location(self.path, line, column), message, hint=hint)
 
     def single(self, name: str) -> str | None:
-        """The value of a once-only comment such as ``#!BuildName``, None without one."""
+        """The value of a one-word comment such as ``#!BuildName``: the last, as on OBS."""
         found = [m.value for m in self.magic if m.name == name]
-        return found[0] if found else None
+        return found[-1] if found else None
 
     def words(self, name: str) -> tuple[str, ...]:
         """The words of every ``#!name:`` line, such as the arches of ``#!ExclusiveArch``."""
@@ -89,16 +96,21 @@ class MagicComments:
         name = match.group("name") if match else stripped[2:].split(":")[0].strip()
         if match is None or name not in VALUE_MAGIC + FLAG_MAGIC:
             raise self.unknown(name, number, column)
+        colon = match.group("colon")
         if name in FLAG_MAGIC:
-            if match.group("colon") or match.group("value").strip():
+            if colon or match.group("value").strip():
                 raise self.error(
-                    number, column, f"#!{name} takes no value", f"write the line as just #!{name}"
+                    number,
+                    column,
+                    f"#!{name} takes no value; {_OBS_IGNORES}",
+                    f"write the line as just #!{name}",
                 )
             self.magic.append(Magic(name, "", number))
             return
-        if not match.group("colon"):
+        if colon != ":":
+            what = "a space before its ':'" if colon else "no ':' after its name"
             raise self.error(
-                number, column, f"#!{name} needs a ':' before its value", f"write #!{name}: <value>"
+                number, column, f"#!{name} has {what}; {_OBS_IGNORES}", f"write #!{name}: <value>"
             )
         raw_value = match.group("value")
         value_column = column + match.start("value") + len(raw_value) - len(raw_value.lstrip())
@@ -118,13 +130,18 @@ class MagicComments:
                 raise self.error(
                     number,
                     value_column,
-                    f"#!{name}: takes one word, got {value!r}",
+                    f"#!{name}: takes one word, got {value!r}; {_OBS_IGNORES}",
                     "remove the spaces",
                 )
             earlier = [m.line for m in self.magic if m.name == name]
             if earlier:
-                raise self.error(
-                    number, column, f"#!{name}: is already set on line {earlier[0]}", "keep one"
+                self.notices.append(
+                    Notice(
+                        Location(self.path, number, column),
+                        f"#!{name}: is set again (first on line {earlier[-1]}); OBS takes this "
+                        "later one",
+                        "keep one",
+                    )
                 )
         if name == "BuildTag":
             for token in re.finditer(r"\S+", value):
@@ -137,7 +154,8 @@ class MagicComments:
             return self.error(
                 number,
                 column,
-                f"#!{name} is not supported by this pipeline",
+                f"#!{name} cannot be honoured here (it changes how OBS sets up the build "
+                "or counts releases)",
                 "remove it, or build this image on OBS",
             )
         known = {n.lower(): n for n in VALUE_MAGIC + FLAG_MAGIC}
@@ -151,4 +169,6 @@ class MagicComments:
                 + "; a plain comment is '# text'"
             )
         )
-        return self.error(number, column, f"unknown OBS magic comment #!{name}", hint)
+        return self.error(
+            number, column, f"unknown OBS magic comment #!{name} ({_OBS_IGNORES})", hint
+        )

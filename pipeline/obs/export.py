@@ -3,8 +3,9 @@
 ``python -m pipeline obs-export --target T OUTDIR`` writes:
 
 - ``OUTDIR/_config``: the target's prjconf, plus a ``Macros:`` block pinning each product's
-  version macro (so the byte-identical spec builds the pinned version on OBS, as
-  ``rpmbuild --define`` does here) and the ``Type: docker`` switch for a ``containerfile``
+  version macro and its version code (so the byte-identical spec builds the pinned version
+  on OBS, as ``rpmbuild --define`` does here, and OBS's scheduler reads its version
+  switches) and the ``Type: docker`` switch for a ``containerfile``
   repository, where OBS builds the image packages;
 - one package per product, named like its spec package directory: every file of that directory
   byte-identical (spec, meta service sources, rpmlintrc) and Source0 - the tarball itself when it
@@ -37,7 +38,7 @@ from pipeline.core.digest import IGNORED_DIRS
 from pipeline.core.errors import InputError
 from pipeline.obs.prjconf import load_prjconf
 from pipeline.obs.service import load_service
-from pipeline.obs.spec import source_date_epoch
+from pipeline.obs.spec import source_date_epoch, version_code, version_code_macro
 from pipeline.services.runner import SERVICES
 from pipeline.stages.fetch_sources import download_path, pack_sample, sha256_of
 
@@ -134,6 +135,9 @@ def config_text(project: Project, target: Target) -> str:
         macro = prjconf.macros.get(product.version_macro)
         if macro is None:
             pins.append(f"%{product.version_macro} {version}")
+            # The spec's version switches compare this number: OBS's scheduler cannot compute
+            # it from the version (the spec does that in Lua, for rpm only).
+            pins.append(f"%{version_code_macro(product.version_macro)} {version_code(version)}")
         elif macro.value != version:
             raise InputError(
                 target.prjconf,

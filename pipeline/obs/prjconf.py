@@ -1,31 +1,27 @@
-"""OBS project configuration ("prjconf"): the subset this pipeline reads, parsed strictly.
+"""OBS project configuration ("prjconf"), read as OBS's ``Build.pm`` ``read_config`` reads it.
 
-A prjconf is what OBS's ``Build.pm`` ``read_config`` reads: ``Name: value`` directives, ``Macros:``
-... ``:Macros`` blocks copied verbatim into the build root's rpm macros, top-level ``%define`` /
-``%global`` that only apply while the prjconf itself is read, and rpm-style conditionals.
+A prjconf is ``Keyword: value`` lines, ``Macros:`` ... ``:Macros`` blocks copied verbatim into the
+build root's rpm macros, and rpm-style ``%define``\\s and conditionals that only steer the reading
+of the file itself. OBS first expands and follows the conditionals over the whole file
+(:mod:`pipeline.obs.prjconf_expand`, :mod:`pipeline.obs.prjconf_cond`), then takes the keywords
+of the lines that count; so does this module, with OBS's meaning for each keyword:
 
-OBS warns about an unknown keyword and carries on; a typo there silently changes a build, so here
-every line must be understood or it is an :class:`InputError` naming the line.
+- a list keyword (``BuildFlags:``, ``Prefer:``, ``Preinstall:``, ...) adds its words, ``!word``
+  removes a word added before and ``!*`` empties the list;
+- ``Release:``, ``Type:`` and the other single-valued keywords: the last line wins (a warning
+  names both lines); ``Release: A type:B`` means B for a build of that type (``spec`` here);
+- ``BuildFlags: dockerarg:NAME=value``: the last value of a name wins, with a warning;
+- ``DistMacro: name value`` defines a macro for OBS's recipe parser only (not for rpmbuild).
 
-Conditionals: a small, exact subset of rpm's is evaluated, because real project configs select
-flags per architecture or repository: ``%ifarch``/``%ifnarch`` (against ``_target_cpu``),
-``%if EXPR`` where ``EXPR`` is an integer, ``!EXPR``, or a comparison of two integers
-(``== != < > <= >=``) or of two double-quoted strings (``== !=``), ``%else`` and ``%endif``,
-nested. ``%elif`` and ``&&``/``||`` are refused.
-
-Macro references in directive values, ``%define`` bodies and ``%if`` expressions are expanded
-from the ``%define``\\s seen so far and the predefined macros: ``%name``, ``%{name}``,
-``%{?name}`` (empty when undefined) and ``%%``. Anything else is refused. The ``Macros:`` blocks
-are not expanded: rpmbuild expands them at build time, as on OBS.
-
-The pieces: :mod:`pipeline.obs.prjconf_expand` expands macros and follows the conditionals,
-:mod:`pipeline.obs.prjconf_block` reads the ``Macros:`` blocks, and this module dispatches the
-lines and checks the directives the pipeline uses (``BuildFlags: dockerarg:``, ``Release:``).
+Where OBS would ignore a line, the line is refused with a hint instead (a typo there silently
+changes a build); where OBS gives a line a meaning that is easy to get wrong, the meaning is kept
+and a warning names the line. Warnings are logged as the file is loaded (``load_prjconf``) and
+kept in :attr:`Prjconf.warnings`.
 """
 
 from __future__ import annotations
 
-import difflib
+import logging
 import platform
 import re
 from collections.abc import Mapping
@@ -34,63 +30,41 @@ from pathlib import Path
 from types import MappingProxyType
 
 from pipeline.core.errors import InputError, Location
-from pipeline.obs.prjconf_block import read_macros_block
-from pipeline.obs.prjconf_expand import (
-    CONDITIONAL_WORDS,
-    DEFINE_WORDS,
-    NAME,
-    Conditionals,
-    Macro,
-    Scope,
+from pipeline.obs.notice import Notice
+from pipeline.obs.prjconf_block import Block, is_closer, is_opener, read_block, rpm_macros
+from pipeline.obs.prjconf_cond import Conditionals
+from pipeline.obs.prjconf_directives import (
+    DEFAULT_RELEASE,
+    KNOWN_DIRECTIVES,
+    Directive,
+    Directives,
 )
+from pipeline.obs.prjconf_expand import OBS_PREDEFINED, Macro, Scope
 
 __all__ = [
     "DEFAULT_RELEASE",
     "KNOWN_DIRECTIVES",
     "Directive",
     "Macro",
+    "Notice",
     "Prjconf",
     "host_arch",
     "load_prjconf",
     "parse_prjconf",
 ]
 
-#: OBS's ``Release:`` when a prjconf has none.
-DEFAULT_RELEASE = "<CI_CNT>.<B_CNT>"
+log = logging.getLogger(__name__)
 
-#: Directive names OBS's ``read_config`` understands, lower case -> spelling used here.
-# fmt: off
-_DIRECTIVE_NAMES = (
-    "Preinstall", "VMinstall", "Required", "Support", "Keep", "Prefer", "Ignore", "Conflict",
-    "Runscripts", "ExpandFlags", "BuildFlags", "PublishFlags", "RepoURL", "RegistryURL",
-    "AssetsURL", "OnlyNative", "AlsoNative", "IgnoreRebuild", "Substitute", "FileProvides",
-    "ExportFilter", "PublishFilter", "Optflags", "Order", "Repotype", "Type", "BuildEngine",
-    "Binarytype", "Patterntype", "Release", "CiCntStart", "ReleasePrg", "ReleaseSuffix",
-    "ChangeTarget", "Target", "HostArch", "Constraint", "SingleExport", "FromScratch", "DistMacro",
-)
-# fmt: on
-KNOWN_DIRECTIVES: Mapping[str, str] = MappingProxyType({n.lower(): n for n in _DIRECTIVE_NAMES})
-
-_DIRECTIVE_RE = re.compile(r"(?P<name>[A-Za-z][A-Za-z0-9_-]*)\s*:(?P<value>.*)")
-_PERCENT_WORD_RE = re.compile(rf"%({NAME})(.*)")
-_DOCKER_ARG_KEY_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_RELEASE_TOKEN_RE = re.compile(r"<[^<>]*>?|[^<>]+|>")
-_RELEASE_LITERAL_RE = re.compile(r"[A-Za-z0-9._+~^]+")
 _ARCH_ALIASES = {"amd64": "x86_64", "arm64": "aarch64"}
-
-
-@dataclass(frozen=True)
-class Directive:
-    """One ``Name: value`` line, kept verbatim (after ``%define`` expansion)."""
-
-    name: str
-    value: str
-    line: int
+_MULTILINE_DEFINE_RE = re.compile(r"\s*%(?:define|global)\s")
+_SWITCH_RE = re.compile(r"\s*%(else|endif|elif|elifarch|elifos)\b(.*)", re.S)
+_TEST_RE = re.compile(r"\s*%(if|ifarch|ifnarch|ifos|ifnos)\b(.*)", re.S)
 
 
 @dataclass(frozen=True)
 class Prjconf:
     path: Path | str
+    #: The rpm macros of the ``Macros:`` blocks, as rpmbuild reads them from the build root.
     macros: Mapping[str, Macro]
     defines: Mapping[str, Macro]
     docker_args: Mapping[str, str]
@@ -98,10 +72,24 @@ class Prjconf:
     docker_arg_lines: Mapping[str, int]
     #: Every BuildFlags token that is not a ``dockerarg:``, in file order.
     build_flags: tuple[str, ...]
+    #: The ``Release:`` template of an rpm build (``spec:`` word, else the first), filled in.
     release_template: str | None
     release_line: int
     #: Every directive of an active branch, in file order, including BuildFlags and Release.
     directives: tuple[Directive, ...] = field(default=())
+    #: The text OBS writes into the build root's ``.rpmmacros``.
+    macros_text: str = ""
+    #: Every BuildFlags token (``dockerarg:`` too), as OBS keeps the list.
+    all_build_flags: tuple[str, ...] = ()
+    #: Every word of the last ``Release:`` line (``type:template`` words included).
+    release_words: tuple[str, ...] = ()
+    #: ``Type:``, or what OBS derives from ``Preinstall:`` (``UNDEFINED`` when nothing says).
+    type: str = "UNDEFINED"
+    lists: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    substitute: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: ``DistMacro:`` macros: for OBS's recipe parser only, never given to rpmbuild.
+    dist_macros: Mapping[str, Macro] = field(default_factory=dict)
+    warnings: tuple[Notice, ...] = ()
 
     def macro(self, name: str) -> str | None:
         found = self.macros.get(name)
@@ -121,9 +109,13 @@ class Prjconf:
 
     def rpm_defines(self) -> list[tuple[str, str]]:
         """``(name, body)`` for ``rpmbuild --define``: the ``Macros:`` blocks, as OBS puts them
-        into the build root. Top-level ``%define``\\s are left out on purpose: on OBS they only
-        steer the reading of the prjconf, they never reach rpmbuild."""
-        return [(m.name, m.value) for m in self.macros.values()]
+        into the build root (a parametric macro as ``name(opts)``, a body of several lines with
+        rpm's ``\\`` continuations). Top-level ``%define``\\s and ``DistMacro:``\\s are left out
+        on purpose: on OBS they never reach rpmbuild."""
+        return [
+            (m.name if m.params is None else f"{m.name}({m.params})", m.value.replace("\n", "\\\n"))
+            for m in self.macros.values()
+        ]
 
 
 def load_prjconf(path: Path, *, predefined: Mapping[str, str] | None = None) -> Prjconf:
@@ -133,7 +125,10 @@ def load_prjconf(path: Path, *, predefined: Mapping[str, str] | None = None) -> 
         raise InputError(
             path, f"cannot read project config: {exc}", hint="check the path in pipeline.yaml"
         ) from exc
-    return parse_prjconf(text, path, predefined=predefined)
+    conf = parse_prjconf(text, path, predefined=predefined)
+    for notice in conf.warnings:
+        log.warning("%s", notice.one_line())
+    return conf
 
 
 def host_arch() -> str:
@@ -144,9 +139,10 @@ def host_arch() -> str:
 def parse_prjconf(
     text: str, path: Path | str, *, predefined: Mapping[str, str] | None = None
 ) -> Prjconf:
-    """Parse a prjconf. ``predefined`` are macros known before the first line, e.g.
-    ``_target_cpu`` (default: the host's arch) or ``_repository``; they are visible to ``%if``
-    and expansion but are not part of :attr:`Prjconf.defines`."""
+    """Parse a prjconf. ``predefined`` are macros known before the first line, besides OBS's
+    own (the architecture lists, ``_target_cpu`` = the host's arch, ``_target_os``); OBS's
+    source server adds ``_repository``. They are visible to ``%if`` and expansion but are not
+    part of :attr:`Prjconf.defines`."""
     return _Parser(text, path, predefined).parse()
 
 
@@ -156,217 +152,108 @@ class _Parser:
     def __init__(self, text: str, path: Path | str, predefined: Mapping[str, str] | None) -> None:
         self.path = path
         self.lines = text.splitlines()
-        known = {"_target_cpu": host_arch(), "_target_os": "linux"}
+        self.notices: list[Notice] = []
+        known = {**OBS_PREDEFINED, "_target_cpu": host_arch(), "_target_os": "linux"}
         known.update(predefined or {})
-        self.scope = Scope(path, known)
+        self.scope = Scope(path, known, self.warn)
         self.conditionals = Conditionals(self.scope)
-        self.macros: dict[str, Macro] = {}
-        self.flags = _BuildFlags(path)
-        self.directives: list[Directive] = []
-        self.release: Directive | None = None
+        self.directives = Directives(path, self.warn)
+        self.blocks: list[Block] = []
 
-    def error(self, line: int, column: int, message: str, hint: str) -> InputError:
-        return InputError(Location(self.path, line, column), message, hint=hint)
+    def warn(self, line: int, column: int, message: str, hint: str) -> None:
+        self.notices.append(Notice(Location(self.path, line, column), message, hint))
 
     def parse(self) -> Prjconf:
         index = 0
         while index < len(self.lines):
-            number = index + 1
-            raw = self.lines[index]
-            stripped = raw.strip()
-            column = len(raw) - len(raw.lstrip()) + 1
-            index += 1
-            if not stripped or stripped.startswith("#"):
+            raw, number = self.lines[index], index + 1
+            if is_opener(raw):
+                block, index = read_block(self.lines, index)
+                self.block(block)
                 continue
-            if stripped.startswith("%"):
-                self.percent_line(stripped, number, column)
-            elif stripped.lower() == "macros:":
-                index = read_macros_block(self.lines, index, number, self.path, self.add_macro)
-            elif stripped.lower() == ":macros":
-                raise self.error(
+            index = self.logical_line(index)
+            if is_closer(raw):
+                raise self.scope.error(
                     number,
-                    column,
-                    ":Macros without a Macros: line before it",
+                    1,
+                    ":Macros without a Macros: line before it, which OBS ignores",
                     "open the block with a line holding only Macros:",
                 )
-            else:
-                self.directive(stripped, number, column)
+            self.line(raw, number)
         self.conditionals.check_closed()
         return self.result()
 
+    def logical_line(self, index: int) -> int:
+        """The index after the line at ``index``: a ``%define`` whose value ends in ``\\``
+        takes the next lines too (joined into ``self.lines[index]``), as OBS reads it."""
+        text = self.lines[index]
+        end = index + 1
+        if _MULTILINE_DEFINE_RE.match(text):
+            while text.endswith("\\") and end < len(self.lines):
+                text = text[:-1] + "\n" + self.lines[end]
+                end += 1
+            self.lines[index] = text
+        return end
+
+    def block(self, block: Block) -> None:
+        if not self.conditionals.active:
+            return
+        if not block.closed:
+            self.warn(
+                block.opener,
+                1,
+                "Macros: is not closed, so the block runs to the end of the file (as OBS reads it)",
+                "end the block with a line holding only :Macros",
+            )
+        if block.resets:
+            self.blocks = [Block(block.opener, block.lines[1:], block.closed)]
+        else:
+            self.blocks.append(block)
+
+    def line(self, raw: str, number: int) -> None:
+        stripped = raw.strip()
+        column = len(raw) - len(raw.lstrip()) + 1
+        if not stripped or stripped.startswith("#"):
+            return
+        text = raw
+        if self.conditionals.active and "%" in raw:
+            text = self.scope.expand(raw, number, 1)
+        switch = _SWITCH_RE.match(text)
+        if switch:
+            word, rest = switch.groups()
+            if self.conditionals.switch(word, rest, number, column):
+                expanded = self.scope.expand(rest, number, column)
+                self.conditionals.retest(word, expanded, number, column)
+            return
+        if not self.conditionals.active:
+            self.conditionals.skipped(stripped, number)
+            self.directives.check_name(stripped, number, column)
+            return
+        test = _TEST_RE.match(text)
+        if test:
+            self.conditionals.test(test.group(1), test.group(2), number, column)
+            return
+        self.directives.line(text, number, column)
+
     def result(self) -> Prjconf:
+        macros = rpm_macros(self.blocks, self.path, self.warn)
+        found = self.directives.finish(macros, self.scope)
         return Prjconf(
             path=self.path,
-            macros=MappingProxyType(self.macros),
+            macros=MappingProxyType(macros),
             defines=MappingProxyType(self.scope.defines),
-            docker_args=MappingProxyType(self.flags.docker_args),
-            docker_arg_lines=MappingProxyType(self.flags.docker_arg_lines),
-            build_flags=tuple(self.flags.build_flags),
-            release_template=self.release.value if self.release else None,
-            release_line=self.release.line if self.release else 0,
-            directives=tuple(self.directives),
+            docker_args=MappingProxyType(found.docker_args),
+            docker_arg_lines=MappingProxyType(found.docker_arg_lines),
+            build_flags=found.build_flags,
+            release_template=found.release_template,
+            release_line=found.release_line,
+            directives=found.directives,
+            macros_text="".join(line + "\n" for b in self.blocks for _, line in b.lines),
+            all_build_flags=found.all_build_flags,
+            release_words=found.release_words,
+            type=found.type,
+            lists=MappingProxyType(found.lists),
+            substitute=MappingProxyType(found.substitute),
+            dist_macros=MappingProxyType(found.dist_macros),
+            warnings=tuple(self.notices),
         )
-
-    def percent_line(self, stripped: str, number: int, column: int) -> None:
-        match = _PERCENT_WORD_RE.match(stripped)
-        word = match.group(1) if match else ""
-        rest = match.group(2).strip() if match else ""
-        if word in CONDITIONAL_WORDS:
-            self.conditionals.line(word, rest, number, column)
-        elif word in DEFINE_WORDS:
-            if self.conditionals.active:
-                self.scope.define(word, rest, number, column)
-        else:
-            raise self.error(
-                number,
-                column,
-                f"unsupported directive %{word or stripped[1:2]}",
-                "only %define, %global, %undefine, %if, %ifarch, %ifnarch, %else "
-                "and %endif may start a line; rpm macros go in a Macros: block",
-            )
-
-    def add_macro(self, name: str, value: str, number: int) -> None:
-        if not self.conditionals.active:
-            return
-        if name in self.macros:
-            raise self.error(
-                number,
-                1,
-                f"macro %{name} is already set on line {self.macros[name].line}",
-                "keep one definition",
-            )
-        self.macros[name] = Macro(name, value, number)
-
-    def directive(self, stripped: str, number: int, column: int) -> None:
-        match = _DIRECTIVE_RE.fullmatch(stripped)
-        if match is None:
-            raise self.error(
-                number,
-                column,
-                f"not a prjconf directive: {stripped[:40]}",
-                "write Name: value, a %define, or a # comment",
-            )
-        name = self.known_name(match.group("name"), number, column)
-        if not self.conditionals.active:
-            return
-        value_column = column + match.start("value")
-        raw_value = match.group("value")
-        value = self.scope.expand(raw_value, number, value_column).strip()
-        value_column += len(raw_value) - len(raw_value.lstrip())
-        self.directives.append(Directive(name, value, number))
-        if name == "BuildFlags":
-            self.flags.add_line(value, number, value_column)
-        elif name == "Release":
-            self.release_line(value, number, value_column)
-
-    def known_name(self, written: str, number: int, column: int) -> str:
-        """The directive ``written`` names, spelt as OBS does; checked in inactive branches
-        too, so a typo cannot hide behind an %if."""
-        name = KNOWN_DIRECTIVES.get(written.lower())
-        if name is None:
-            close = difflib.get_close_matches(written.lower(), list(KNOWN_DIRECTIVES), n=1)
-            hint = (
-                f"did you mean {KNOWN_DIRECTIVES[close[0]]}:?"
-                if close
-                else "known: " + ", ".join(KNOWN_DIRECTIVES.values())
-            )
-            raise self.error(number, column, f"unknown prjconf directive {written}:", hint)
-        if name == "DistMacro":
-            raise self.error(
-                number, column, "DistMacro: is not supported", "put the macro in a Macros: block"
-            )
-        return name
-
-    def release_line(self, value: str, number: int, column: int) -> None:
-        if self.release is not None:
-            raise self.error(
-                number,
-                column,
-                f"Release: is already set on line {self.release.line}",
-                "keep one Release: line",
-            )
-        _check_release_template(value, Location(self.path, number, column))
-        self.release = Directive("Release", value, number)
-
-
-class _BuildFlags:
-    """The ``BuildFlags:`` lines: ``dockerarg:NAME=value`` build args apart, other flags kept."""
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = path
-        self.docker_args: dict[str, str] = {}
-        self.docker_arg_lines: dict[str, int] = {}
-        self.build_flags: list[str] = []
-
-    def error(self, line: int, column: int, message: str, hint: str) -> InputError:
-        return InputError(Location(self.path, line, column), message, hint=hint)
-
-    def add_line(self, value: str, number: int, column: int) -> None:
-        if not value:
-            raise self.error(
-                number,
-                column,
-                "BuildFlags: with no flag",
-                "write BuildFlags: <flag>, or remove the line",
-            )
-        for token in re.finditer(r"\S+", value):
-            flag = token.group(0)
-            where = column + token.start()
-            if flag.startswith("!"):
-                raise self.error(
-                    number,
-                    where,
-                    f"BuildFlags removal {flag} is not supported",
-                    "delete the flag where it is set instead",
-                )
-            if flag.lower().startswith("dockerarg:"):
-                self.docker_arg(flag[len("dockerarg:") :], number, where)
-            else:
-                self.build_flags.append(flag)
-
-    def docker_arg(self, spec: str, number: int, column: int) -> None:
-        hint = "write BuildFlags: dockerarg:NAME=value (NAME of letters, digits and _)"
-        key, eq, value = spec.partition("=")
-        if not eq:
-            raise self.error(number, column, f"dockerarg:{spec} has no '='", hint)
-        if not key:
-            raise self.error(number, column, "dockerarg: with an empty name", hint)
-        if not _DOCKER_ARG_KEY_RE.fullmatch(key):
-            raise self.error(
-                number, column, f"dockerarg name {key!r} is not a valid build arg name", hint
-            )
-        if key in self.docker_args:
-            raise self.error(
-                number,
-                column,
-                f"dockerarg:{key} is already set on line {self.docker_arg_lines[key]}",
-                "keep one dockerarg per name",
-            )
-        self.docker_args[key] = value
-        self.docker_arg_lines[key] = number
-
-
-def _check_release_template(value: str, where: Location) -> None:
-    """Refuse a ``Release:`` template rpm would not accept once filled in, or one with a
-    ``<WORD>`` this pipeline does not fill. ``where`` is the start of the value."""
-    hint = "write e.g. Release: <CI_CNT>.<B_CNT> (only <CI_CNT>, <B_CNT>, letters, digits, ._+~)"
-    if not value or len(value.split()) != 1:
-        raise InputError(where, f"Release: needs one template, got {value!r}", hint=hint)
-    offset = 0
-    for token in _RELEASE_TOKEN_RE.findall(value):
-        at = Location(where.path, where.line, where.column + offset)
-        if token.startswith("<") and not token.endswith(">"):
-            raise InputError(at, f"Release: template has an unclosed {token}", hint=hint)
-        if token.startswith("<") and token not in ("<CI_CNT>", "<B_CNT>"):
-            raise InputError(
-                at,
-                f"Release: template uses {token}, which this pipeline does not fill in",
-                hint=hint,
-            )
-        if not token.startswith("<") and not _RELEASE_LITERAL_RE.fullmatch(token):
-            raise InputError(
-                at,
-                f"Release: template has {token!r}, which is not allowed in an rpm release",
-                hint=hint,
-            )
-        offset += len(token)

@@ -60,3 +60,19 @@ def rpmspec_error(exc: ToolError, spec: Path) -> InputError:
         f"rpmspec cannot parse the spec: {first.removeprefix('error: ')}",
         hint="check the spec with `rpmspec -P`",
     )
+
+
+def version_code(version: str) -> int:
+    """The version as the one number the spec files' version switches compare (X.Y.Z ->
+    X*10000 + Y*100 + Z): an integer comparison that rpm and OBS's scheduler, which cannot run
+    the spec's Lua, both evaluate."""
+    parts = version.split(".")
+    if len(parts) != 3 or not all(p.isdigit() and int(p) < 100 for p in parts):
+        raise ValueError(f"version {version!r} is not X.Y.Z with each part below 100")
+    major, minor, patch = (int(p) for p in parts)
+    return major * 10000 + minor * 100 + patch
+
+
+def version_code_macro(version_macro: str) -> str:
+    """The spec's macro holding :func:`version_code`: ``kubevirt_version_code``."""
+    return f"{version_macro}_code"

@@ -3,14 +3,13 @@
 An image is built under its product's release (its directory is one of the product's inputs, so
 a changed Dockerfile is a new release of the whole set), never again under a release it was
 published with. The steps, in order: skip it when its product's inputs and release are what the
-last build recorded; check the meta env file is the one step 1 extracted; copy its directory to
-``build/<target>/work/<image>/``; run its buildtime services there (the meta env file, strict
-``replace_using_env``, the metainfo and label helpers); read the magic comments of the result
-and check its tags; ``buildah build`` it with the plan's build args, one ``--tag`` per
-``#!BuildTag`` (qualified with the registry), ``--timestamp`` from SOURCE_DATE_EPOCH, and the
-step-1 repo exposed the way ``#!UseOBSRepositories`` does on OBS (the repo and a repo file
-bind-mounted read-only for the build, so nothing of them stays in the image); then record what
-went into the image.
+last build recorded; check the meta env file is the one step 1 extracted; make its recipe
+(``stages.recipe``: the directory copied to ``build/<target>/work/<image>/``, its buildtime
+services run there, tags and magic comments checked); ``buildah build`` it with the plan's build
+args, one ``--tag`` per ``#!BuildTag``, ``--timestamp`` from SOURCE_DATE_EPOCH, and the step-1
+repo exposed the way ``#!UseOBSRepositories`` does on OBS (the repo and a repo file bind-mounted
+read-only for the build, so nothing of them stays in the image); then record what went into the
+image.
 """
 
 from __future__ import annotations
@@ -62,11 +61,24 @@ def repos_d(repo_dir: Path) -> Path:
     return directory
 
 
+#: Tries of ``rpm -qa`` in an image that printed nothing (see ``installed_rpms``).
+RPM_QUERY_TRIES = 3
+
+
 def installed_rpms(image_id: str) -> list[str]:
-    out = buildah.run_in(
-        image_id, ["rpm", "-qa", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n"]
+    """The NEVRAs in the image's rpm database. Every image here holds rpm itself, so an empty
+    answer is never true: under parallel image builds ``buildah run`` was seen to return
+    nothing with exit 0 (twice in a few hundred runs); it is asked again, and an image whose
+    database still reads empty is an error, never an image recorded without its RPMs."""
+    argv = ["rpm", "-qa", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n"]
+    for _ in range(RPM_QUERY_TRIES):
+        found = sorted(line for line in buildah.run_in(image_id, argv).stdout.splitlines() if line)
+        if found:
+            return found
+    raise ToolError(
+        f"rpm -qa in image {image_id[:12]} printed nothing, {RPM_QUERY_TRIES} times",
+        hint="re-run the build; if it persists, check the image's rpm database",
     )
-    return sorted(line for line in out.stdout.splitlines() if line)
 
 
 def layers(info: dict[str, Any]) -> dict[str, int]:

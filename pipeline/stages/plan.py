@@ -25,7 +25,6 @@ from pipeline.core.plan import ImagePlan, Plan, ProductPlan
 from pipeline.core.release import RELEASE_RE, LastBuild, ReleaseBook, ci_count, render_release
 from pipeline.images.reference import parse_reference
 from pipeline.obs.dockerfile import load_dockerfile
-from pipeline.obs.dockerfile_args import resolve_from
 from pipeline.obs.prjconf import DEFAULT_RELEASE, Prjconf, load_prjconf
 from pipeline.obs.spec import source_date_epoch
 from pipeline.stages import local_base
@@ -191,13 +190,13 @@ def _image_plans(
     images = []
     for image in product.images_for(version):
         dockerfile = load_dockerfile(image.directory / "Dockerfile")
-        bases = resolve_from(dockerfile, args)
         images.append(
             ImagePlan(
                 name=image.name,
                 directory=str(image.directory.relative_to(ctx.project.root)),
                 reference=f"{prefix}/{image.name}:{tag}",
-                base_image=bases[-1],
+                # The final stage's image, a stage name followed back to it (as OBS does).
+                base_image=dockerfile.base_image(args) or "scratch",
             )
         )
     return tuple(images)

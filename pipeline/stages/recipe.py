@@ -105,7 +105,8 @@ def image_tags(dockerfile: Dockerfile, image: Image, facts: Facts) -> tuple[str,
     tags = []
     for build_tag in dockerfile.build_tags:
         try:
-            text = expand_build_tag(build_tag.tag, facts.version, facts.release)
+            # As OBS: <VERSION> is the Dockerfile's #!BuildVersion, <RELEASE> the build's.
+            text = expand_build_tag(build_tag.tag, dockerfile.build_version, facts.release)
             full = f"{facts.registry}/{text}"
             parse_reference(full)
         except ValueError as exc:

@@ -63,7 +63,28 @@ TOOLS = (
         "builds the local base image",
     ),
     HostTool("rpmlint", "rpmlint", ("--version",), "rpmlint", "rpmlint", "checks the RPMs"),
+    # Test-time reference only: the OBS differential suite runs obs-build's own Perl parsers.
+    # Debian names the package obs-build (in /usr/lib/obs-build), openSUSE names it build.
+    HostTool(
+        "obs-build",
+        "/usr/lib/obs-build/Build.pm|/usr/lib/build/Build.pm",
+        (),
+        "obs-build",
+        "build",
+        "reference parsers for the OBS differential tests",
+    ),
 )
+
+
+def _present(tool: HostTool) -> bool:
+    """On PATH, or (files a package installs, absolute paths joined by |) one on disk."""
+    return bool(_path(tool))
+
+
+def _path(tool: HostTool) -> str:
+    if tool.command.startswith("/"):
+        return next((p for p in tool.command.split("|") if Path(p).exists()), "")
+    return shutil.which(tool.command) or ""
 
 
 def _os_family() -> str:
@@ -113,7 +134,7 @@ def ensure_tools(install: bool = True, names: tuple[str, ...] | None = None) -> 
     allowed and possible."""
     family = _os_family()
     wanted = [tool for tool in TOOLS if names is None or tool.name in names]
-    missing = [tool for tool in wanted if shutil.which(tool.command) is None]
+    missing = [tool for tool in wanted if not _present(tool)]
     if not missing:
         return
     packages = sorted({tool.apt if family != "suse" else tool.zypper for tool in missing})
@@ -125,7 +146,7 @@ def ensure_tools(install: bool = True, names: tuple[str, ...] | None = None) -> 
         )
     console().print(f"installing {' '.join(packages)} ...")
     _install(packages, family)
-    still = [tool.name for tool in wanted if shutil.which(tool.command) is None]
+    still = [tool.name for tool in wanted if not _present(tool)]
     if still:
         raise SetupError(
             f"{', '.join(still)} still missing after the install",
@@ -139,7 +160,7 @@ def check(install: bool = True) -> list[dict[str, str]]:
     return [
         {
             "tool": t.name,
-            "path": shutil.which(t.command) or "",
+            "path": _path(t),
             "version": _version(t),
             "why": t.why,
         }

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.core.errors import EXIT_INPUT, EXIT_TOOL
+from pipeline.core.errors import EXIT_CONFLICT, EXIT_INPUT, EXIT_TOOL
 from tests.reliability.conftest import SharedBuild
 from tests.reliability.faultproxy import Fault, Proxy, answer
 from tests.reliability.project import Project, copy_project, keep_images, registry_tags
@@ -326,8 +326,10 @@ PRJCONF = [
     Case(
         "prjconf-unknown-directive", "plan", append(LOCAL, "Frobnicate: yes\n"), LOCAL, "Frobnicate"
     ),
-    Case("prjconf-macros-unclosed", "plan", edit(LOCAL, ":Macros\n", ""), LOCAL),
-    Case("prjconf-if-unclosed", "plan", append(LOCAL, "%if 0%{?suse_version}\n"), LOCAL),
+    # OBS lets a Macros: block or an %if run to the end of the file (a warning here); it
+    # ignores a stray %endif and rejects a broken %if expression, so both are refused.
+    Case("prjconf-stray-endif", "plan", append(LOCAL, "%endif\n"), LOCAL, "%endif\n"),
+    Case("prjconf-if-broken", "plan", append(LOCAL, "%if 1 &&\n%endif\n"), LOCAL, "%if 1 &&\n"),
     Case(
         "prjconf-release-template-not-a-release",
         "plan",
@@ -781,6 +783,15 @@ def no_digest_header(h: BaseHTTPRequestHandler) -> bool:
 HTML_502 = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
 
 
+def on_head(fault: Fault) -> Fault:
+    """Only HEADs (a tag's digest) get ``fault``."""
+
+    def gated(h: BaseHTTPRequestHandler) -> bool:
+        return h.command == "HEAD" and fault(h)
+
+    return gated
+
+
 def on_get(fault: Fault) -> Fault:
     """Only GETs (of manifests and blobs) get ``fault``; HEADs for the digest pass."""
 
@@ -791,86 +802,116 @@ def on_get(fault: Fault) -> Fault:
 
 
 #: A manifest of the shared build's virt-api, checked through the proxy, which answers wrongly.
-REGISTRY_ANSWERS = [
-    Case(
-        f"registry-{name}",
-        "verify-tags",
-        lambda root: None,
-        MANIFEST,
-        REFERENCE_LINE,
-        exit=EXIT_TOOL,
-        says=says,
-        args=("--manifests", MANIFEST),
-        built=True,
-        fault=fault,
-    )
-    for name, fault, says in [
-        (
-            "truncated-json",
-            on_get(
-                answer(200, b'{"schemaVersion": 2, "config": {"med', {"Content-Type": OCI_MANIFEST})
+REGISTRY_ANSWERS = (
+    [
+        Case(
+            f"registry-{name}",
+            "verify-tags",
+            lambda root: None,
+            MANIFEST,
+            REFERENCE_LINE,
+            exit=EXIT_TOOL,
+            says=says,
+            args=("--manifests", MANIFEST),
+            built=True,
+            fault=fault,
+        )
+        for name, fault, says in [
+            (
+                "truncated-json",
+                on_get(
+                    answer(
+                        200, b'{"schemaVersion": 2, "config": {"med', {"Content-Type": OCI_MANIFEST}
+                    )
+                ),
+                "digest",
             ),
-            "digest",
-        ),
-        (
-            "wrong-media-type",
-            on_get(answer(200, b"<html>login</html>", {"Content-Type": "text/html"})),
-            "Content-Type",
-        ),
-        ("html-error-page", answer(502, HTML_502, {"Content-Type": "text/html"}), "HTTP 502"),
-        (
-            "html-404-page",
-            on_get(
-                answer(404, b"<!DOCTYPE html><title>Gone</title>", {"Content-Type": "text/html"})
+            (
+                "wrong-media-type",
+                on_get(answer(200, b"<html>login</html>", {"Content-Type": "text/html"})),
+                "Content-Type",
             ),
-            "HTML page",
-        ),
-        ("redirect-loop", redirect_loop, "redirect"),
-        (
-            "500-json-error",
-            answer(500, b'{"errors":[{"code":"UNKNOWN","message":"disk full"}]}'),
-            "HTTP 500",
-        ),
-        (
-            "digest-mismatch",
-            on_get(
+            ("html-error-page", answer(502, HTML_502, {"Content-Type": "text/html"}), "HTTP 502"),
+            (
+                "html-404-page",
+                on_get(
+                    answer(
+                        404, b"<!DOCTYPE html><title>Gone</title>", {"Content-Type": "text/html"}
+                    )
+                ),
+                "HTML page",
+            ),
+            ("redirect-loop", redirect_loop, "redirect"),
+            (
+                "500-json-error",
+                answer(500, b'{"errors":[{"code":"UNKNOWN","message":"disk full"}]}'),
+                "HTTP 500",
+            ),
+            (
+                "digest-mismatch",
+                on_get(
+                    answer(
+                        200,
+                        b'{"schemaVersion": 2}',
+                        {
+                            "Content-Type": OCI_MANIFEST,
+                            "Docker-Content-Digest": "sha256:" + "0" * 64,
+                        },
+                    )
+                ),
+                "digest",
+            ),
+            ("401-without-challenge", answer(401, b"no"), "WWW-Authenticate"),
+            ("429-forever", answer(429, b"slow down", {"Retry-After": "3600"}), "429"),
+            ("no-digest-header", no_digest_header, "Docker-Content-Digest"),
+        ]
+    ]
+    + [
+        Case(
+            f"registry-publish-{name}",
+            "publish",
+            lambda root: None,
+            "",
+            None,
+            exit=EXIT_TOOL,
+            says=says,
+            built=True,
+            fault=fault,
+        )
+        for name, fault, says in [
+            ("head-without-digest", no_digest_header, "Docker-Content-Digest"),
+            (
+                "head-html-200",
                 answer(
                     200,
-                    b'{"schemaVersion": 2}',
-                    {"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": "sha256:" + "0" * 64},
+                    b"",
+                    {"Content-Type": "text/html", "Docker-Content-Digest": "sha256:" + "1" * 64},
+                ),
+                "Content-Type",
+            ),
+        ]
+    ]
+    + [
+        Case(
+            "registry-publish-head-answers-another-digest",
+            "publish",
+            lambda root: None,
+            "",
+            None,
+            # A tag of the set names another image: nothing is pushed, nothing moves.
+            exit=EXIT_CONFLICT,
+            says="a unique tag never moves, nothing was pushed",
+            built=True,
+            fault=on_head(
+                answer(
+                    200,
+                    b"",
+                    {"Content-Type": OCI_MANIFEST, "Docker-Content-Digest": "sha256:" + "2" * 64},
                 )
             ),
-            "digest",
-        ),
-        ("401-without-challenge", answer(401, b"no"), "WWW-Authenticate"),
-        ("429-forever", answer(429, b"slow down", {"Retry-After": "3600"}), "429"),
-        ("no-digest-header", no_digest_header, "Docker-Content-Digest"),
+        )
     ]
-] + [
-    Case(
-        f"registry-publish-{name}",
-        "publish",
-        lambda root: None,
-        "",
-        None,
-        exit=EXIT_TOOL,
-        says=says,
-        built=True,
-        fault=fault,
-    )
-    for name, fault, says in [
-        ("head-without-digest", no_digest_header, "Docker-Content-Digest"),
-        (
-            "head-html-200",
-            answer(
-                200,
-                b"",
-                {"Content-Type": "text/html", "Docker-Content-Digest": "sha256:" + "1" * 64},
-            ),
-            "Content-Type",
-        ),
-    ]
-]
+)
 
 CASES = (
     PIPELINE_YAML

@@ -16,13 +16,20 @@ def read(*lines: str) -> MagicComments:
 
 
 def test_tags_keep_the_column_of_each_word() -> None:
-    comments = read("#!BuildTag:  a/b:1   a/b:1-2", "  #!BuildTag : c/d")
+    comments = read("#!BuildTag:  a/b:1   a/b:1-2", "  #!BuildTag: c/d")
     assert comments.tags == [
         BuildTag("a/b:1", 1, 14),
         BuildTag("a/b:1-2", 1, 22),
-        BuildTag("c/d", 2, 16),
+        BuildTag("c/d", 2, 15),
     ]
     assert comments.magic == [Magic("BuildTag", "a/b:1   a/b:1-2", 1), Magic("BuildTag", "c/d", 2)]
+
+
+def test_repeated_single_words_take_the_last_with_a_warning() -> None:
+    comments = read("#!BuildVersion: 1", "#!BuildVersion: 2", "#!ForceMultiVersion")
+    assert comments.single("BuildVersion") == "2" and comments.flag("ForceMultiVersion")
+    assert "first on line 1" in comments.notices[0].message
+    assert comments.notices[0].location.line == 2
 
 
 def test_single_words_and_flags() -> None:
@@ -55,12 +62,12 @@ def test_every_known_comment_is_accepted() -> None:
         ),
         (["#!Frobnicate"], 1, "unknown OBS magic comment #!Frobnicate", "a plain comment is"),
         (["#!"], 1, "unknown OBS magic comment #!", "known: #!BuildTag"),
-        (["  #!Milestone: 1"], 3, "#!Milestone is not supported", "build this image on OBS"),
+        (["  #!BcntSyncTag: 1"], 3, "cannot be honoured here", "build this image on OBS"),
         (["#!NoSquash:"], 1, "#!NoSquash takes no value", "just #!NoSquash"),
-        (["#!BuildTag a"], 1, "needs a ':'", "#!BuildTag: <value>"),
+        (["#!BuildTag a"], 1, "OBS ignores this line", "#!BuildTag: <value>"),
+        (["#!BuildTag : a"], 1, "a space before its ':'", "#!BuildTag: <value>"),
         (["#!BuildTag:"], 1, "#!BuildTag: with no tag", "<tag>"),
         (["#!BuildName: a  b"], 14, "takes one word, got 'a  b'", "remove the spaces"),
-        (["#!BuildName: a", "#!BuildName: a"], 1, "already set on line 1", "keep one"),
     ],
 )
 def test_refusals(lines: list[str], column: int, words: str, hint: str) -> None:

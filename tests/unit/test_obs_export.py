@@ -176,14 +176,15 @@ def comparable(value: Any, *, local_source: bool) -> Any:
 
 
 def without_version_pins(plan: dict[str, Any]) -> dict[str, Any]:
-    """The plan without the ``%<product>_version`` defines: the exported ``_config`` pins every
-    product's version as a macro, so each product's defines hold the other's pin too. Each
-    product's own pin is checked on its own."""
+    """The plan without the ``%<product>_version`` defines and their ``_version_code``: the
+    exported ``_config`` pins every product's version and version code as macros, so each
+    product's defines hold the other's pins too (and the code, which the spec otherwise
+    computes from the version). Each product's own pin is checked on its own."""
     products = []
     for product in plan["products"]:
         defines = product["defines"]
         assert product["version"] in defines.values(), product["name"]
-        pins = {k: v for k, v in defines.items() if not k.endswith("_version")}
+        pins = {k: v for k, v in defines.items() if not k.endswith(("_version", "_version_code"))}
         products.append({**product, "defines": pins})
     return {**plan, "products": products}
 
