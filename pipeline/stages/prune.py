@@ -5,11 +5,11 @@ registry; nothing else removes them. For each product of the target, prune keeps
 
 - the last N releases (``--keep N``, default 3), newest by the order the release book handed
   them out;
-- every release that still has a release bundle (``build/<target>/releases/<product>-<tag>/``):
-  a bundle is what users deploy, so its images stay until the bundle itself is removed;
 - the release of the last build (``report.json``), whatever its age.
 
-The images of every other release go: from buildah's store (only images named
+Every other release is retired: its release bundle moves from ``build/<target>/releases/`` to
+``build/<target>/retired/`` (the record of what was published stays, but ``verify-tags`` no
+longer holds the registry to it), and its images go: from buildah's store (only images named
 ``<registry path>/<image>:<tag>`` of the target's products; the store is shared with anything
 else on the machine) and from the loopback registry (each manifest deleted by digest, so every tag
 naming it goes too; then the registry's garbage collection, with the registry stopped, removes
@@ -131,14 +131,10 @@ def registry_images(
     return found
 
 
-def _protected(ctx: Context) -> tuple[dict[tuple[str, str], str], set[str]]:
-    """Releases kept whatever their age, and the image ids and digests they name."""
+def _last_build(ctx: Context) -> tuple[dict[tuple[str, str], str], set[str]]:
+    """The releases of the last build, and the image ids and digests it names."""
     kept: dict[tuple[str, str], str] = {}
     keys: set[str] = set()
-    for record in ReleaseRecord.load_all(ctx.build_dir):
-        bundle = ReleaseRecord.bundle(ctx.build_dir, record.product, record.tag)
-        kept[(record.product, record.release)] = f"release bundle {bundle.name}"
-        keys.update(record.images.values())
     containers = ctx.report.containers()
     for image in containers.images.values() if containers else ():
         if image.release:
@@ -147,15 +143,29 @@ def _protected(ctx: Context) -> tuple[dict[tuple[str, str], str], set[str]]:
     return kept, keys
 
 
+def protected_keys(ctx: Context, decided: list[Verdict]) -> set[str]:
+    """Image ids and digests that something kept names: the last build, and the bundles of the
+    releases that stay (an image shared with a release that goes stays)."""
+    staying = {(v.product, v.release) for v in decided if v.kept}
+    _, keys = _last_build(ctx)
+    for record in ReleaseRecord.load_all(ctx.build_dir):
+        if (record.product, record.release) in staying:
+            keys.update(record.images.values())
+    return keys
+
+
 def verdicts(ctx: Context, found: list[Found]) -> list[Verdict]:
     """Every release of every product, oldest first, and whether (and why) it stays."""
-    kept, _ = _protected(ctx)
+    kept, _ = _last_build(ctx)
     book = ReleaseBook(ctx.build_dir)
     result = []
     for product in ctx.project.products:
         taken = book.taken(product)
         releases = {r for f in found if f.product == product for r in f.releases}
         releases |= {release for (name, release) in kept if name == product}
+        releases |= {
+            r.release for r in ReleaseRecord.load_all(ctx.build_dir) if r.product == product
+        }
         order = sorted(releases, key=lambda r: (taken.index(r) if r in taken else -1, _key(r)))
         newest = set(order[-ctx.options.keep :])
         for release in order:
@@ -173,11 +183,11 @@ def _key(release: str) -> tuple[int, ...]:
 def doomed(ctx: Context, found: list[Found], decided: list[Verdict]) -> list[Found]:
     """What goes: images all of whose releases go, named by nothing kept."""
     going = {(v.product, v.release) for v in decided if not v.kept}
-    _, protected_keys = _protected(ctx)
+    protected = protected_keys(ctx, decided)
     result = []
     for item in found:
         key = item.key.rpartition("@")[2]
-        if key in protected_keys:
+        if key in protected:
             continue
         if all((item.product, release) in going for release in item.releases):
             result.append(item)
@@ -288,9 +298,13 @@ def prune(ctx: Context) -> dict[str, object]:
     decided = verdicts(ctx, found)
     going = doomed(ctx, found, decided)
     freed = {"buildah": 0, "registry": 0}
+    retired = retire_bundles(ctx, decided, dry_run=ctx.options.dry_run)
     if not ctx.options.dry_run:
         freed = remove(going, registry, where_to.registry_path)
     show(decided, going, ctx.options.dry_run, freed)
+    if retired:
+        verb = "would retire" if ctx.options.dry_run else "retired"
+        console().print(f"{verb} the release bundles {', '.join(retired)} (to build/.../retired/)")
     if why_not:
         console().print(f"registry not pruned: {why_not}")
     return {
@@ -299,8 +313,24 @@ def prune(ctx: Context) -> dict[str, object]:
         "releases": [asdict(v) for v in decided],
         "removed": [{**asdict(i), "releases": sorted(i.releases)} for i in going],
         "freed": freed,
+        "retired": retired,
         "registry_skipped": why_not,
     }
+
+
+def retire_bundles(ctx: Context, decided: list[Verdict], *, dry_run: bool) -> list[str]:
+    """Move the bundles of the releases that go to ``build/<target>/retired/``; their names."""
+    going = {(v.product, v.release) for v in decided if not v.kept}
+    names = []
+    for record in ReleaseRecord.load_all(ctx.build_dir):
+        if (record.product, record.release) not in going:
+            continue
+        bundle = ReleaseRecord.bundle(ctx.build_dir, record.product, record.tag)
+        names.append(bundle.name)
+        if not dry_run:
+            (ctx.build_dir / "retired").mkdir(exist_ok=True)
+            bundle.rename(ctx.build_dir / "retired" / bundle.name)
+    return names
 
 
 def remove(

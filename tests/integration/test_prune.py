@@ -1,6 +1,7 @@
 """prune on a real buildah store and a real loopback registry: it keeps exactly the last N
-releases, every release with a bundle and the last build's, removes the rest (store images,
-registry manifests and, by garbage collection, their blobs) and frees the space it reports.
+releases and the last build's, retires the others' release bundles, removes their images (store
+images, registry manifests and, by garbage collection, their blobs) and frees the space it
+reports.
 
 The store is a private one (``CONTAINERS_STORAGE_CONF``, which the pipeline passes to buildah):
 prune must never touch the host's store from a test. Images are small real ones, six releases of
@@ -34,8 +35,9 @@ pytestmark = pytest.mark.tools
 
 RELEASES = ("1.1", "2.1", "3.1", "4.1", "5.1", "6.1")
 VERSION = "1.9.0"
-#: 1.1 has a release bundle, 2.1 is the last build, 4.1-6.1 are the last three: only 3.1 goes.
-GOES = "3.1"
+#: 1.1 has a release bundle, 2.1 is the last build, 4.1-6.1 are the last three: 1.1 and 3.1
+#: go, and 1.1's bundle is retired.
+GOES = ("1.1", "3.1")
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,7 @@ def test_dry_run_lists_what_goes_and_removes_nothing(setup: Setup) -> None:
     result = setup.prune("--dry-run")
     kept = {v["release"]: v["kept"] for v in result["releases"]}  # type: ignore[attr-defined]
     assert kept == {
-        "1.1": "release bundle kubevirt-1.9.0-1.1",
+        "1.1": "",
         "2.1": "the last build",
         "3.1": "",
         "4.1": "one of the last 3",
@@ -198,10 +200,12 @@ def test_dry_run_lists_what_goes_and_removes_nothing(setup: Setup) -> None:
     }
     removed = {(r["where"], r["key"]) for r in result["removed"]}  # type: ignore[attr-defined]
     assert removed == {
-        ("buildah", setup.ids[GOES]),
-        ("registry", f"virt-api@{setup.digests[GOES]}"),
+        *(("buildah", setup.ids[release]) for release in GOES),
+        *(("registry", f"virt-api@{setup.digests[release]}") for release in GOES),
     }
+    assert result["retired"] == [f"kubevirt-{VERSION}-1.1"]  # type: ignore[comparison-overlap]
     assert (setup.store.ids(), setup.tags()) == (ids, tags)
+    assert (setup.project / "build/local/releases" / f"kubevirt-{VERSION}-1.1").is_dir()
 
 
 def test_prune_keeps_what_it_promises_and_frees_what_it_reports(setup: Setup) -> None:
@@ -209,11 +213,14 @@ def test_prune_keeps_what_it_promises_and_frees_what_it_reports(setup: Setup) ->
     registry_storage = setup.project / "build" / "registry" / "storage"
     registry_before = disk_bytes(registry_storage)
     result = setup.prune()
-    assert setup.store.ids() == {i for r, i in setup.ids.items() if r != GOES}
+    assert setup.store.ids() == {i for r, i in setup.ids.items() if r not in GOES}
+    retired = setup.project / "build/local/retired" / f"kubevirt-{VERSION}-1.1" / "record.json"
+    assert retired.is_file()
+    assert not (setup.project / "build/local/releases" / f"kubevirt-{VERSION}-1.1").exists()
     expected = sorted(
         tag
         for release in RELEASES
-        if release != GOES
+        if release not in GOES
         for tag in (f"{VERSION}-{release}", f"{VERSION}.{release}")
     )
     assert setup.tags() == sorted([*expected, VERSION])
