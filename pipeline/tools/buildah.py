@@ -9,8 +9,11 @@ buildah already has. The environment variable is honoured by ``buildah build`` a
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
+import shutil
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -127,13 +130,49 @@ def images() -> list[dict[str, Any]]:
     return listing
 
 
+#: Where a store's location is remembered between runs (``buildah info`` costs a quarter of a
+#: second, a large share of a no-op build).
+STORE_CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / (
+    "kubevirt-pipeline/buildah-store.json"
+)
+STORAGE_CONFS = ("/etc/containers/storage.conf", "/usr/share/containers/storage.conf")
+
+
 @functools.cache
 def _images_dir() -> Path:
     """containers/storage's image directory of the store buildah uses (``images.json`` in it).
-    Asked once per process: ``buildah info`` takes a quarter of a second."""
+    Asked of ``buildah info`` once, then remembered for as long as nothing that decides it
+    (the user, ``CONTAINERS_STORAGE_CONF``, the storage.conf files, buildah) changed."""
+    key = _store_key()
+    try:
+        known = json.loads(STORE_CACHE.read_text())
+    except (OSError, ValueError):
+        known = {}
+    known = known if isinstance(known, dict) else {}
+    if key in known and (Path(known[key]) / "images.json").is_file():
+        return Path(known[key])
     where = _buildah(["info", "--format", "{{.store.GraphRoot}} {{.store.GraphDriverName}}"])
     root, driver = where.stdout.split()
-    return Path(root) / f"{driver}-images"
+    found = Path(root) / f"{driver}-images"
+    with contextlib.suppress(OSError):
+        STORE_CACHE.parent.mkdir(parents=True, exist_ok=True)
+        # A handful of stores at most (tests use private ones): the newest 16 are kept.
+        entries = [*((k, v) for k, v in known.items() if k != key), (key, str(found))][-16:]
+        STORE_CACHE.write_text(json.dumps(dict(entries)))
+    return found
+
+
+def _store_key() -> str:
+    conf = os.environ.get("CONTAINERS_STORAGE_CONF", "")
+    user_conf = str(Path.home() / ".config/containers/storage.conf")
+    stamps = []
+    for path in (conf, user_conf, *STORAGE_CONFS, shutil.which(BUILDAH) or BUILDAH):
+        try:
+            info = os.stat(path) if path else None
+        except OSError:
+            info = None
+        stamps.append(f"{path}:{info.st_mtime_ns if info else '-'}:{info.st_size if info else '-'}")
+    return f"{os.geteuid()}|{conf}|" + "|".join(stamps)
 
 
 def store_root() -> Path:
