@@ -1,6 +1,7 @@
 """The whole flow on the offline `local` target with the real tools: rpmbuild, createrepo_c,
-buildah, zypper, the distribution registry. One build per session in a copy of the project;
-the tests read what it made, publish it, change inputs and check what is rebuilt. They run in
+buildah, zypper, the distribution registry. The session's one full build (shared with the
+reliability suites), copied; the tests read what it made, publish it, change inputs and check
+what is rebuilt. They run in
 any order: every test that changes an input builds again before it ends, so the project is
 always built as it stands, and the tests that need a published set ask for the fixture that
 publishes it.
@@ -23,10 +24,9 @@ from pipeline.images.registry import NotFound, RegistryClient
 from pipeline.obs.service import load_service
 from pipeline.tools import buildah
 from pipeline.tools import rpm as rpmtool
-from pipeline.tools.registry_server import RegistryServer
-from tests.reliability.project import copy_project
 from tests.support.paths import ROOT
 from tests.support.registry import delete_manifest
+from tests.support.shared_build import SharedBuild
 from tests.support.tools import need_tool
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow]
@@ -65,7 +65,8 @@ CDI_PACKAGES = {
 @dataclass
 class LocalBuild:
     project: Path
-    registry: RegistryServer
+    #: The registry the build names and publishes to (the shared build's, behind its proxy).
+    address: str
 
     def pipeline(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -77,7 +78,7 @@ class LocalBuild:
                 "--project",
                 str(self.project / "pipeline.yaml"),
                 "--registry",
-                self.registry.address,
+                self.address,
             ],
             capture_output=True,
             text=True,
@@ -94,14 +95,12 @@ class LocalBuild:
 
 
 @pytest.fixture(scope="module")
-def local(tmp_path_factory: pytest.TempPathFactory, registry: RegistryServer) -> LocalBuild:
-    for tool in ("rpmbuild", "createrepo_c", "buildah", "zypper", "go", "debootstrap", "skopeo"):
-        need_tool(tool)
-    project = copy_project(tmp_path_factory.mktemp("project"))
-    build = LocalBuild(project, registry)
-    result = build.pipeline("build")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return build
+def local(tmp_path_factory: pytest.TempPathFactory, shared: SharedBuild) -> LocalBuild:
+    """A copy of the session's one full build (tests/support/shared_build.py: built, published
+    and verified once, with an interruption on the way); these tests change their copy."""
+    need_tool("debootstrap")
+    copied = shared.copy(tmp_path_factory.mktemp("e2e") / "project")
+    return LocalBuild(copied.root, shared.address)
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +118,7 @@ def test_rpms_hold_every_subpackage(local: LocalBuild) -> None:
 
 def test_manifests_and_meta_env_file_agree(local: LocalBuild, tmp_path: Path) -> None:
     report = local.report()["rpms"]["products"]
-    registry_path = f"{local.registry.address}/kubevirt"
+    registry_path = f"{local.address}/kubevirt"
     for product, package, manifest, pattern in (
         (
             "kubevirt",
@@ -144,7 +143,7 @@ def test_manifests_and_meta_env_file_agree(local: LocalBuild, tmp_path: Path) ->
         )
         env = entry["env"]
         assert env == {
-            "REGISTRY": local.registry.address,
+            "REGISTRY": local.address,
             "TAGPREFIX": "kubevirt",
             "LABELPREFIX": "org.opensuse.kubevirt",
             "PKG_VERSION": entry["version"],
@@ -177,7 +176,7 @@ def test_every_image_is_built_tagged_and_runs(local: LocalBuild) -> None:
     for name, entry in images.items():
         assert entry["state"] in ("built", "up to date"), entry
         tag = products[entry["product"]]["tag"]
-        assert entry["reference"] == f"{local.registry.address}/kubevirt/{name}:{tag}"
+        assert entry["reference"] == f"{local.address}/kubevirt/{name}:{tag}"
         assert entry["reference"] in entry["tags"]
         listed = buildah.inspect(entry["reference"])
         assert listed["FromImageID"].removeprefix("sha256:") == entry["id"]
@@ -276,7 +275,7 @@ def test_nox_build_makes_then_reuses_its_virtualenv(local: LocalBuild, tmp_path:
         "--project",
         str(local.project / "pipeline.yaml"),
         "--registry",
-        local.registry.address,
+        local.address,
     ]
     freeze = [sys.executable, "-m", "pip", "freeze", "--all"]
     interpreter = subprocess.run(freeze, capture_output=True, text=True, check=True).stdout
@@ -364,7 +363,7 @@ def test_pinned_manifests_name_only_digests_that_verify_tags_proves(published: L
     assert "VIRT_API_IMAGE" in record["operator_env"]
     assert "VIRT_SYNCHRONIZATIONCONTROLLER_IMAGE" in record["operator_env"]
     summary = (bundle / "summary.txt").read_text().splitlines()
-    listed = [line for line in summary if line.startswith(local.registry.address)]
+    listed = [line for line in summary if line.startswith(local.address)]
     assert len(listed) == len(components) and all("@sha256:" in line for line in listed)
     pinned = [str(p) for p in sorted(bundle.glob("manifests/*.yaml"))]
     verified = local.pipeline("verify-tags", "--manifests", *pinned)
@@ -372,7 +371,7 @@ def test_pinned_manifests_name_only_digests_that_verify_tags_proves(published: L
 
     # A pinned manifest naming a digest nobody published is caught by name.
     forged = bundle.parent / "forged.yaml"
-    digest = record["images"][f"{local.registry.address}/kubevirt/virt-api:{tag}"]
+    digest = record["images"][f"{local.address}/kubevirt/virt-api:{tag}"]
     operator = next(Path(p) for p in pinned if digest in Path(p).read_text())
     text = operator.read_text()
     forged.write_text(text.replace(digest, "sha256:" + "0" * 64))

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.errors import EXIT_CONFLICT, EXIT_INPUT, EXIT_TOOL
-from tests.reliability.conftest import SharedBuild
 from tests.reliability.faultproxy import Fault, Proxy, answer
 from tests.reliability.project import Project, copy_project, keep_images, registry_tags
+from tests.support.shared_build import SharedBuild
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow]
 

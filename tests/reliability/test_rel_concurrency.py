@@ -18,8 +18,8 @@ import pytest
 from pipeline.core.errors import EXIT_OK
 from pipeline.core.release import ReleaseBook
 from pipeline.tools import rpm
-from tests.reliability.conftest import SharedBuild
 from tests.reliability.project import Project
+from tests.support.shared_build import SharedBuild
 
 CDI_SPEC = "specs/containerized-data-importer/containerized-data-importer.spec"
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.errors import EXIT_INPUT
-from tests.reliability.conftest import SharedBuild
 from tests.reliability.project import Project, copy_project, keep_images, snapshot
+from tests.support.shared_build import SharedBuild
 
 META = "build/local/sysroot/usr/lib/obs/service/kubevirt_containers_meta"
 Y = "pipeline.yaml"

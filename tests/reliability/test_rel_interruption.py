@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.errors import EXIT_OK
-from tests.reliability.conftest import SharedBuild, seeded
 from tests.reliability.invariants import check_published
 from tests.reliability.project import Project, interrupt, processes_mentioning, registry_tags
+from tests.support.shared_build import SharedBuild, seeded
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow]
 

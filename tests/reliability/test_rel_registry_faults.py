@@ -26,7 +26,6 @@ import pytest
 
 from pipeline.core.errors import EXIT_OK, EXIT_TOOL
 from pipeline.tools import registry_server
-from tests.reliability.conftest import SharedBuild, seeded
 from tests.reliability.faultproxy import Proxy, Schedule, random_schedule
 from tests.reliability.invariants import Release, check_published
 from tests.reliability.project import (
@@ -36,6 +35,7 @@ from tests.reliability.project import (
     registry_tags,
     retreat_floating,
 )
+from tests.support.shared_build import SharedBuild, seeded
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow]
 

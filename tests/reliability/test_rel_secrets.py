@@ -22,10 +22,10 @@ import pytest
 
 from pipeline.core.errors import EXIT_MISMATCH, EXIT_OK, EXIT_TOOL
 from pipeline.tools.registry_server import RegistryServer
-from tests.reliability.conftest import SharedBuild
 from tests.reliability.faultproxy import Proxy, answer
 from tests.reliability.project import Project, Result, delete_tags
 from tests.support.registry import TLS_AUTH, write_authfile
+from tests.support.shared_build import SharedBuild
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow]
 
