@@ -42,6 +42,7 @@ SUITE = "bookworm"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 IMAGE = "localhost/pipeline/local-base"
 ROOTFS_IMAGE = "localhost/pipeline/local-base-rootfs"
+ROOTFS_LABEL = "org.opensuse.pipeline.rootfs"
 #: Where the Containerfile's RUN step finds the provides RPMs (a read-only bind mount).
 RPMS_MOUNT = "/mnt"
 HASH_LENGTH = 16
@@ -323,28 +324,30 @@ def ensure_local_base(
                 labels={
                     "org.opencontainers.image.title": "pipeline local base",
                     "org.opensuse.pipeline.inputs-hash": digest,
+                    ROOTFS_LABEL: rootfs_image,
                 },
             )
         except ToolError as exc:
             raise ContainersError(
                 f"building the local base image failed: {exc.message}", hint=exc.hint
             ) from exc
-        _prune(IMAGE, keep={digest, "latest"})
-        _prune(ROOTFS_IMAGE, keep={tree_hash})
+        # Earlier bases stay: another checkout or build on this machine may still use one.
+        # `prune` removes them (stale_base_images).
         return BaseImage(name, image_id, digest, built=True)
 
 
-def _prune(repository: str, keep: set[str]) -> None:
-    """Untag the base images of earlier inputs; their layers go once nothing uses them."""
-    stale = [
-        name
-        for names in buildah.stored_images().values()
-        for name in names
-        if name.startswith(f"{repository}:") and name.rpartition(":")[2] not in keep
-    ]
-    if not stale:
-        return
-    try:
-        buildah.rmi(*stale)
-    except ToolError as exc:  # housekeeping: a stale tag costs disk, never the build
-        log.warning("could not untag the earlier base images %s: %s", ", ".join(stale), exc.message)
+def stale_base_images(inputs_dir: Path = INPUTS_DIR) -> list[str]:
+    """Names of local base images (and their root file system images) of other inputs than
+    the current ones: what ``prune`` untags. ``latest`` stays."""
+    current = inputs_hash(inputs_dir)
+    names = [name for names in buildah.stored_images().values() for name in names]
+    bases = [n for n in names if n.startswith(f"{IMAGE}:") and n.rpartition(":")[2] != "latest"]
+    if f"{IMAGE}:{current}" not in bases:
+        return []  # the current base is not built: keep what there is
+    stale = [n for n in bases if n != f"{IMAGE}:{current}"]
+    # The current base names its root file system image in a label (bases built before the
+    # label keep every rootfs image).
+    config = (buildah.inspect(f"{IMAGE}:{current}").get("OCIv1") or {}).get("config") or {}
+    keep = (config.get("Labels") or {}).get(ROOTFS_LABEL, "")
+    rootfs = [n for n in names if n.startswith(f"{ROOTFS_IMAGE}:")]
+    return stale + [n for n in rootfs if keep and n != keep]

@@ -30,6 +30,7 @@ from rich.table import Table
 
 from pipeline.core.console import console, emit
 from pipeline.core.context import Context
+from pipeline.core.errors import ToolError
 from pipeline.core.locks import build_lock
 from pipeline.core.release import RELEASE_RE, ReleaseBook, ReleaseRecord
 from pipeline.images.reference import is_loopback_host
@@ -37,6 +38,7 @@ from pipeline.images.registry import NotFound, RegistryClient
 from pipeline.images.registry.models import as_reference
 from pipeline.images.registry.transport import expect_ok
 from pipeline.obs.prjconf import load_prjconf
+from pipeline.stages import local_base
 from pipeline.stages.plan import coordinates
 from pipeline.tools import buildah, registry_server
 
@@ -299,9 +301,14 @@ def prune(ctx: Context) -> dict[str, object]:
     going = doomed(ctx, found, decided)
     freed = {"buildah": 0, "registry": 0}
     retired = retire_bundles(ctx, decided, dry_run=ctx.options.dry_run)
+    # Builds never remove an earlier local base (another checkout may still use it): prune does.
+    bases = local_base.stale_base_images() if ctx.target.local_base else []
     if not ctx.options.dry_run:
-        freed = remove(going, registry, where_to.registry_path)
+        freed = remove(going, registry, where_to.registry_path, bases)
     show(decided, going, ctx.options.dry_run, freed)
+    if bases:
+        verb = "would untag" if ctx.options.dry_run else "untagged"
+        console().print(f"{verb} the earlier local base images {', '.join(bases)}")
     if retired:
         verb = "would retire" if ctx.options.dry_run else "retired"
         console().print(f"{verb} the release bundles {', '.join(retired)} (to build/.../retired/)")
@@ -314,6 +321,7 @@ def prune(ctx: Context) -> dict[str, object]:
         "removed": [{**asdict(i), "releases": sorted(i.releases)} for i in going],
         "freed": freed,
         "retired": retired,
+        "stale_bases": bases,
         "registry_skipped": why_not,
     }
 
@@ -334,14 +342,19 @@ def retire_bundles(ctx: Context, decided: list[Verdict], *, dry_run: bool) -> li
 
 
 def remove(
-    going: list[Found], registry: LocalRegistry | None, registry_path: str
+    going: list[Found], registry: LocalRegistry | None, registry_path: str, bases: list[str]
 ) -> dict[str, int]:
-    """Remove ``going``; the bytes each storage shrank by."""
+    """Remove ``going`` and untag the stale ``bases``; the bytes each storage shrank by."""
     store = buildah.store_root()
     before = disk_bytes(store)
     ids = [item.key for item in going if item.where == "buildah"]
     if ids:
         buildah.rmi(*ids, force=True)
+    if bases:
+        try:
+            buildah.rmi(*bases)
+        except ToolError as exc:  # an image built on an old base keeps its layers: fine
+            console().print(f"[yellow]earlier bases not all untagged: {exc.message}[/]")
     freed = {"buildah": max(0, before - disk_bytes(store)), "registry": 0}
     manifests = [item for item in going if item.where == "registry"]
     if registry is not None and manifests:
