@@ -80,7 +80,6 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="publish to and name this registry instead of the target's",
     )
-    parser.add_argument("--jobs", "-j", type=int, default=2, help="parallel image builds")
     parser.add_argument(
         "--manifests",
         nargs="+",
@@ -88,7 +87,19 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         metavar="PATH_OR_URL",
         help="verify-tags: check these manifests instead of the build's",
     )
+    add_build_options(parser)
     add_prune_options(parser)
+
+
+def add_build_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--jobs", "-j", type=int, default=2, help="parallel image builds")
+    parser.add_argument(
+        "--platforms",
+        default=None,
+        metavar="host|OS/ARCH,...",
+        help="build, publish and verify only these of the target's platforms ('host': this "
+        "machine's), e.g. where the kernel cannot emulate the others (default: all)",
+    )
 
 
 def add_prune_options(parser: argparse.ArgumentParser) -> None:
@@ -125,6 +136,7 @@ def parse(argv: Sequence[str], verb: str | None = None) -> tuple[str, Path | Non
         extra=tuple(args.args),
         keep=args.keep,
         dry_run=args.dry_run,
+        platforms=args.platforms,
     )
     return args.verb, args.project, options
 

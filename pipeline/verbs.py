@@ -35,6 +35,14 @@ def host_tools(ctx: Context) -> None:
     setup_host.ensure_tools()
 
 
+def foreign_platforms(ctx: Context) -> None:
+    """Each platform of the build that is not the host's can be built: its emulator and cross
+    compiler installed and registered (as setup-host does), or one line saying why not."""
+    from pipeline.stages import setup_host
+
+    setup_host.ensure_foreign(ctx.platforms)
+
+
 def spec_tools(ctx: Context) -> None:
     """rpmspec, which plan's dry run parses every spec with (installed first when missing)."""
     from pipeline.stages import setup_host
@@ -186,7 +194,7 @@ class Verb:
         return self.handler(ctx)
 
 
-BUILDS = (host_tools, go_toolchain, disk_space)
+BUILDS = (host_tools, foreign_platforms, go_toolchain, disk_space)
 
 VERBS = (
     Verb("setup-host", "check the host tools and install the missing ones", _setup_host),

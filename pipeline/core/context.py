@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 
 from pipeline.config.project import Project, Target, find_project, load_project
+from pipeline.core.plan import select_platforms
 from pipeline.core.report import Report
 
 
@@ -28,6 +29,8 @@ class Options:
     #: prune: releases kept per product, and only list what would go.
     keep: int = 3
     dry_run: bool = False
+    #: ``--platforms``: ``host`` or a comma-separated subset of the target's; None: all of them.
+    platforms: str | None = None
 
 
 class Context:
@@ -50,6 +53,12 @@ class Context:
     @cached_property
     def target(self) -> Target:
         return self.project.target(self.options.target)
+
+    @cached_property
+    def platforms(self) -> tuple[str, ...]:
+        """What this run builds, publishes and verifies: the target's platforms, or those
+        ``--platforms`` chose (explicitly: a host that cannot emulate the others says so)."""
+        return select_platforms(self.target.platforms, self.options.platforms, self.target.name)
 
     @property
     def build_root(self) -> Path:

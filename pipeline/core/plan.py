@@ -7,10 +7,12 @@ It round-trips through JSON (``plan --json`` prints it, ``Plan.from_json`` reads
 
 from __future__ import annotations
 
+import platform
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.errors import InputError
 from pipeline.core.records import from_json, to_json
 
 
@@ -62,6 +64,7 @@ class Plan:
     tag_prefix: str
     label_prefix: str
     registry_path: str
+    #: The platforms this build makes: the target's (``--platforms`` may choose fewer).
     platforms: tuple[str, ...]
     #: The prjconf's ``Release:`` template (OBS's default when it has none).
     release_template: str
@@ -88,9 +91,47 @@ class Plan:
 
 #: OCI architecture names as rpm and OBS spell them.
 RPM_ARCHES = {"amd64": "x86_64", "arm64": "aarch64", "386": "i586"}
+#: The other way round, and what ``uname -m`` says on a machine of that architecture.
+OCI_ARCHES = {rpm: oci for oci, rpm in RPM_ARCHES.items()} | {"i686": "386"}
+#: ``--platforms host``: only the architecture of the machine running the build.
+HOST = "host"
 
 
 def rpm_arch(platform: str) -> str:
     """``linux/arm64`` (or ``arm64``) as rpm spells it: ``aarch64``."""
     arch = platform.split("/")[1] if "/" in platform else platform
     return RPM_ARCHES.get(arch, arch)
+
+
+def oci_arch(arch: str) -> str:
+    """``aarch64`` as OCI (and Go, and Debian for these) spell it: ``arm64``."""
+    return OCI_ARCHES.get(arch, arch)
+
+
+def host_arch() -> str:
+    """The rpm name of this machine's architecture (``uname -m``)."""
+    machine = platform.machine()
+    return RPM_ARCHES.get(machine, machine)  # BSDs and macOS say arm64, amd64
+
+
+def host_platform() -> str:
+    return f"linux/{oci_arch(host_arch())}"
+
+
+def select_platforms(declared: tuple[str, ...], chosen: str | None, target: str) -> tuple[str, ...]:
+    """The platforms a run builds: every one the target declares, or (``--platforms``) the
+    host's or a comma-separated subset of them, in the declared order. Choosing fewer is always
+    explicit: nothing here falls back to the host by itself."""
+    if not chosen:
+        return declared
+    wanted = [host_platform() if word == HOST else word for word in chosen.split(",") if word]
+    unknown = [word for word in wanted if word not in declared]
+    if unknown or not wanted:
+        raise InputError(
+            None,
+            f"--platforms {chosen!r}: target {target!r} does not declare "
+            f"{', '.join(unknown) or 'any of them'}",
+            hint=f"choose {HOST!r} (this machine is {host_platform()}) or among "
+            f"{', '.join(declared)}",
+        )
+    return tuple(p for p in declared if p in wanted)

@@ -20,7 +20,7 @@ from pipeline.core.records import from_json, to_json
 from pipeline.core.state import locked_update, read_json
 
 #: Bumped whenever a section's shape changes; a report of another format is refused.
-FORMAT = 2
+FORMAT = 3
 Section = TypeVar("Section")
 
 
@@ -32,6 +32,8 @@ class RpmRecord:
     path: str
     sha256: str
     files: tuple[str, ...]
+    #: The architecture whose build made it (a noarch RPM too): it is in ``repo/<for_arch>/``.
+    for_arch: str
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,14 @@ class ProductBuild:
     source_date_epoch: int
     rpms: tuple[RpmRecord, ...]
     seconds: float
+    #: The rpm architectures it was built for, in the target's platform order: one release,
+    #: one meta env file (checked equal across them) and one tag for all.
+    arches: tuple[str, ...]
 
-    def rpm(self, name: str) -> RpmRecord | None:
-        return next((r for r in self.rpms if r.name == name), None)
+    def rpm(self, name: str, arch: str | None = None) -> RpmRecord | None:
+        """The RPM ``name`` of ``arch``'s build (of the first arch when None)."""
+        arch = arch or self.arches[0]
+        return next((r for r in self.rpms if r.name == name and r.for_arch == arch), None)
 
 
 @dataclass(frozen=True)
@@ -55,10 +62,29 @@ class RpmsSection:
     products: dict[str, ProductBuild]
     #: Every product built and the repo made: what the containers stage needs.
     complete: bool
+    #: One repo per architecture under it (``repo/<arch>/``), and one sysroot per architecture
+    #: with the meta env files of that architecture's meta RPMs (``sysroot/<arch>/``).
     repo: str
     sysroot: str
     timings: dict[str, dict[str, float]]
     finished: str = ""
+
+
+@dataclass(frozen=True)
+class ArchImage:
+    """An image as built for one architecture: one entry of the index publish pushes."""
+
+    platform: str
+    id: str
+    #: Its name in local storage, ``<reference>-<arch>``: the image's tags name the index of
+    #: every architecture, which exists only in the registry.
+    name: str
+    #: Bytes of all layers, and of the layers on top of the base image.
+    size: int
+    own_size: int
+    #: The RPMs it added to its base.
+    rpms: tuple[str, ...]
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -68,19 +94,18 @@ class ImageBuild:
     state: str  # built, up to date, excluded, failed
     reference: str = ""
     tags: tuple[str, ...] = ()
-    id: str = ""
-    #: Bytes of all layers, and of the layers on top of the base image.
-    size: int = 0
-    own_size: int = 0
+    #: rpm arch -> its image, for every architecture the image was built for (an
+    #: ``#!ExclusiveArch`` may leave out some of the target's). Read back in key order: use
+    #: ``by_platform`` for the order of an index.
+    arches: dict[str, ArchImage] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
-    rpms: tuple[str, ...] = ()
     release: str = ""
     inputs: str = ""
     seconds: float = 0.0
     error: str = ""
     #: A failed image's error was its input's fault (exit 2), not a tool's (exit 3).
     input_error: bool = False
-    #: The manifest digest in the registry, once publish pushed the image.
+    #: The digest of its image index in the registry, once publish pushed it.
     digest: str = ""
 
     @property
@@ -88,10 +113,21 @@ class ImageBuild:
         """Built now or before: an image publish can push."""
         return self.state in ("built", "up to date")
 
+    @property
+    def by_platform(self) -> tuple[ArchImage, ...]:
+        """Its architectures' images in platform order (``linux/amd64``, ``linux/arm64``):
+        one order for every push, so an index pushed again has the same digest."""
+        return tuple(sorted(self.arches.values(), key=lambda image: image.platform))
+
+    @property
+    def platforms(self) -> tuple[str, ...]:
+        return tuple(image.platform for image in self.by_platform)
+
 
 @dataclass(frozen=True)
 class ContainersSection:
-    base: str
+    #: rpm arch -> the id of the base its images were built on.
+    bases: dict[str, str]
     images: dict[str, ImageBuild]
     timings: dict[str, dict[str, float]]
     finished: str = ""

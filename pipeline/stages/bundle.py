@@ -5,7 +5,8 @@
   pinned files' sha256, the operator env);
 - ``manifests/``: the product's manifests with every image reference pinned by digest and the
   operator told each component image (``pipeline.images.pinning``);
-- ``summary.txt``: for people: each image, its digest and the RPMs it holds.
+- ``summary.txt``: for people: each image, the digest of its index and, per platform, the RPMs
+  its image holds.
 
 What a user deploys: the tagged manifests of the manifests RPM (readable, the tag is unique and
 never moves), or the bundle's pinned manifests (the exact digests, whatever a registry does).
@@ -84,7 +85,9 @@ def summary(record: ReleaseRecord, images: list[ImageBuild]) -> str:
     ]
     for image in sorted(images, key=lambda i: i.name):
         lines.append(f"{image.reference}@{record.images[image.reference]}")
-        lines += [f"    {nevra}" for nevra in image.rpms]
+        for arch in image.by_platform:  # the digest is the index's: one entry each
+            lines.append(f"  {arch.platform}")
+            lines += [f"    {nevra}" for nevra in arch.rpms]
     if record.operator_env:
         lines += ["", "operator env in manifests/:"]
         lines += [f"    {name}={value}" for name, value in sorted(record.operator_env.items())]

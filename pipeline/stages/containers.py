@@ -1,9 +1,12 @@
-"""containers (step 2): every image of the plan built by buildah (``pipeline.stages.image``).
+"""containers (step 2): every image of the plan built by buildah for every architecture of the
+plan (``pipeline.stages.image``).
 
 The stage checks that step 1 finished, clears what an interrupted build left in buildah's store,
-makes sure of the base image, then builds the images in parallel (``--jobs``): a failed image does
-not stop the others, and is reported as failed, never as built. The report's containers section
-records every image's result.
+finds the images that are up to date, makes sure of each architecture's base image (only when
+something is built), then builds the images in parallel, one architecture of one image at a
+time (``--jobs``): a failed build does not stop the others; an image that failed on any
+architecture is reported as failed, never as built. The report's containers section records
+every image's result with each architecture's image.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from pipeline.core.errors import ContainersError, InputError, PipelineError
 from pipeline.core.locks import build_lock
 from pipeline.core.plan import Plan
 from pipeline.core.report import ContainersSection, ImageBuild, RpmsSection
-from pipeline.stages.image import ImageBuilder
-from pipeline.stages.local_base import ensure_local_base
+from pipeline.stages.image import ArchBuild, ImageBuilder, assemble, image_inputs, up_to_date
+from pipeline.stages.local_base import IMAGE as LOCAL_BASE
+from pipeline.stages.local_base import ensure_local_bases
 from pipeline.stages.plan import checked_plan
 from pipeline.tools import buildah
 from pipeline.tools.run import recording
@@ -45,23 +49,43 @@ def build_images(ctx: Context, plan: Plan) -> list[ImageBuild]:
             f"[yellow]removed image {image_id[:12]}: an interrupted build left it "
             "without a manifest[/]"
         )
-    base_id = _base(ctx, plan)
-    builder = ImageBuilder(ctx, plan, rpms, base_id)
     products = ctx.project.products
-    work = [
+    everything = [
         (products[planned.name], products[planned.name].image(image.name))
         for planned in plan.products
         for image in planned.images
     ]
+    previous = ctx.report.containers()
+    done = _up_to_date(everything, rpms, previous)
+    work = [(p, i, arch) for p, i in everything if i.name not in done for arch in plan.arches]
+    # The bases are made sure of only when an image is built: a no-op build needs none.
+    bases, args = _bases(ctx, plan) if work else (previous.bases if previous else {}, {})
+    builder = ImageBuilder(ctx, plan, rpms, bases, args)
     with recording() as timings:
-        results = _in_parallel(ctx, work, builder.build)
-    ctx.report.write(
-        "containers",
-        ContainersSection(
-            base=base_id, images={r.name: r for r in results}, timings=timings.by_tool()
-        ),
-    )
+        builds = _in_parallel(ctx, work, builder.build)
+    for product, image in everything:
+        if image.name not in done:
+            mine = [b for (_, i, _), b in zip(work, builds, strict=True) if i is image]
+            done[image.name] = assemble(product, image, rpms.products[product.name], mine)
+    results = [done[image.name] for _, image in everything]
+    section = ContainersSection(bases, {r.name: r for r in results}, timings.by_tool())
+    ctx.report.write("containers", section)
     return results
+
+
+def _up_to_date(
+    everything: list[tuple[Product, Image]], rpms: RpmsSection, previous: ContainersSection | None
+) -> dict[str, ImageBuild]:
+    """The images whose last build is of their product's current inputs and release."""
+    # One listing instead of an inspect per image: a no-op build must cost next to nothing.
+    stored = set(buildah.stored_images())
+    found = {}
+    for product, image in everything:
+        old = previous.images.get(image.name) if previous else None
+        same = up_to_date(old, image_inputs(rpms.products[product.name]), stored)
+        if same is not None:
+            found[image.name] = same
+    return found
 
 
 def _finished_rpms(ctx: Context) -> RpmsSection:
@@ -94,23 +118,34 @@ def _same_inputs_as_step_1(ctx: Context, plan: Plan, rpms: RpmsSection) -> None:
             )
 
 
-def _base(ctx: Context, plan: Plan) -> str:
-    """The id of the base every image builds on (for a pulled base, what names it)."""
-    if ctx.target.local_base:
-        with console().status("local base image (debootstrap, cached) …"):
-            base = ensure_local_base(ctx.build_root)
+def _bases(ctx: Context, plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
+    """(rpm arch -> the id of the base its images build on, the build args). A locally built
+    base is a manifest list of each architecture's base (``stages.local_base``); the prjconf's
+    ``$KUBEVIRTFROM`` naming it ``latest`` is pinned to this build's list, which another
+    checkout on the machine cannot move meanwhile. A pulled base is pulled per platform by
+    ``buildah build --platform``: it has no id before."""
+    args = dict(plan.build_args)
+    if not ctx.target.local_base:
+        pulled = "pulled:" + ",".join(sorted(plan.build_args.values()))
+        return {arch: pulled for arch in plan.arches}, args
+    with console().status(f"local base images for {', '.join(plan.arches)} (cached) …"):
+        bases = ensure_local_bases(ctx.build_root, plan.arches)
+    for base in bases.images.values():
         state = "built" if base.built else "up to date, not rebuilt"
         console().print(f"[green]✓[/] base {base.name}: {state}")
-        return base.image_id
-    return "pulled:" + ",".join(sorted(plan.build_args.values()))
+    for key, value in args.items():
+        if value in (LOCAL_BASE, f"{LOCAL_BASE}:latest"):
+            args[key] = bases.name
+    return {arch: base.image_id for arch, base in bases.images.items()}, args
 
 
 def _in_parallel(
     ctx: Context,
-    work: list[tuple[Product, Image]],
-    build: Callable[[Product, Image], ImageBuild],
-) -> list[ImageBuild]:
-    """``build`` every image, ``--jobs`` at a time, each with its line of progress."""
+    work: list[tuple[Product, Image, str]],
+    build: Callable[[Product, Image, str], ArchBuild],
+) -> list[ArchBuild]:
+    """``build`` every image for every architecture, ``--jobs`` at a time, each with its line
+    of progress; a failure is that architecture's result, the others go on."""
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -119,21 +154,17 @@ def _in_parallel(
         transient=False,
     )
 
-    def one(item: tuple[Product, Image]) -> ImageBuild:
-        product, image = item
-        task = progress.add_task(f"{image.name}: building", total=None)
+    def one(item: tuple[Product, Image, str]) -> ArchBuild:
+        product, image, arch = item
+        what = f"{image.name} ({arch})"
+        task = progress.add_task(f"{what}: building", total=None)
         try:
-            result = build(product, image)
+            result = build(product, image, arch)
         except PipelineError as exc:
-            result = ImageBuild(
-                image.name,
-                product.name,
-                "failed",
-                error=exc.one_line(),
-                input_error=isinstance(exc, InputError),
-            )
-        mark = MARKS.get(result.state, "[red]✗ failed[/]")
-        progress.update(task, description=f"{image.name}: {mark}", total=1, completed=1)
+            result = ArchBuild(arch, error=exc.one_line(), input_error=isinstance(exc, InputError))
+        state = "failed" if result.error else "built" if result.image else "excluded"
+        mark = MARKS.get(state, "[red]✗ failed[/]")
+        progress.update(task, description=f"{what}: {mark}", total=1, completed=1)
         return result
 
     with progress, ThreadPoolExecutor(max_workers=ctx.options.jobs) as pool:
@@ -152,7 +183,8 @@ def summary(results: list[ImageBuild]) -> Table:
         table.add_column(column, overflow="fold")
     for r in results:
         tag = r.reference.rsplit(":", 1)[-1] if r.reference else ""
-        table.add_row(r.name, r.state, tag, str(len(r.rpms)), f"{r.seconds:.0f}", r.error)
+        rpms = ", ".join(str(len(a.rpms)) for a in r.arches.values())
+        table.add_row(r.name, r.state, tag, rpms, f"{r.seconds:.0f}", r.error)
     return table
 
 

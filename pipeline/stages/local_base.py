@@ -1,29 +1,36 @@
 """The `local` target's base image: an openSUSE stand-in built offline-able from Debian packages.
 
 The image Dockerfiles run ``zypper -n install <rpms>`` on top of ``$KUBEVIRTFROM``. For the
-offline `local` target that base is built here, in three cached steps:
+offline `local` target that base is built here, once per architecture, in three cached steps:
 
-1. ``debootstrap --variant=minbase`` of Debian bookworm with zypper and rpm (the only step that
-   needs a network: the Debian mirror), kept under ``build/base/debootstrap-<hash>/rootfs``
-   and imported as ``localhost/pipeline/local-base-rootfs:<hash>``;
+1. ``debootstrap --arch <arch> --variant=minbase`` of Debian bookworm with zypper and rpm (the
+   only step that needs a network: the Debian mirror; for an architecture that is not the
+   host's, its second stage runs under qemu-user emulation), kept under
+   ``build/base/debootstrap-<arch>-<hash>/rootfs`` and imported as
+   ``localhost/pipeline/local-base-rootfs:<hash>`` (an image of that architecture);
 2. ``rpmbuild`` of two empty RPMs generated from ``base/local/provides.txt``:
    ``pipeline-local-base`` declares what the Debian tree really provides (shells, glibc with
    the ELF provides rpm's own generator computes from the tree's libraries, coreutils, ...),
    ``pipeline-local-base-stubs`` names the distribution packages the Dockerfiles install that
    the tree lacks (libvirt-client, qemu-x86, nbdkit, ...);
-3. ``buildah build`` of ``base/local/Containerfile`` on the imported tree: one rpm database for
-   rpm and zypper, the two RPMs installed, an ``/etc/os-release`` that names the image for what
-   it is (Debian 12 underneath, ``ID_LIKE=debian``: scripts must not mistake it for openSUSE).
+3. ``buildah build --platform`` of ``base/local/Containerfile`` on the imported tree: one rpm
+   database for rpm and zypper, the two RPMs installed, an ``/etc/os-release`` that names the
+   image for what it is (Debian 12 underneath, ``ID_LIKE=debian``: scripts must not mistake it
+   for openSUSE).
 
-The result is tagged ``localhost/pipeline/local-base:<hash>`` and ``:latest``. ``<hash>`` digests
+Each architecture's result is tagged ``localhost/pipeline/local-base:<hash>-<arch>``; the
+manifest list ``localhost/pipeline/local-base:<hash>`` (also tagged ``:latest``) holds every
+architecture built of those inputs, so ``FROM`` that name with ``buildah build --platform``
+takes the base of the platform being built, as a pulled base's index does. ``<hash>`` digests
 every input (the files under ``base/local/``, the suite, and this module's source), so a change
-to any of them builds a new image and an unchanged tree reuses the old one.
+to any of them builds new images and an unchanged tree reuses the old ones.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +38,7 @@ from pathlib import Path
 
 from pipeline.core.errors import ContainersError, InputError, Location, ToolError
 from pipeline.core.locks import file_lock
+from pipeline.core.plan import host_arch, oci_arch, rpm_arch
 from pipeline.tools import buildah
 from pipeline.tools.run import run
 
@@ -56,6 +64,8 @@ class BaseImage:
     image_id: str
     inputs_hash: str
     built: bool
+    #: The rpm architecture it is of (x86_64, aarch64).
+    arch: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,44 +126,59 @@ def inputs_hash(inputs_dir: Path = INPUTS_DIR, suite: str = SUITE) -> str:
     return digest.hexdigest()[:HASH_LENGTH]
 
 
-def _debootstrap_hash(packages: list[str], suite: str) -> str:
+def _debootstrap_hash(packages: list[str], suite: str, arch: str) -> str:
     text = f"suite={suite}\npackages={','.join(sorted(packages))}\ncleanup={ROOTFS_CLEANUP}\n"
-    return hashlib.sha256(text.encode()).hexdigest()[:HASH_LENGTH]
+    return hashlib.sha256(f"{text}arch={arch}\n".encode()).hexdigest()[:HASH_LENGTH]
 
 
 # --- step 1: debootstrap --------------------------------------------------------------------
 
 
 def debootstrap(
-    base_dir: Path, packages: list[str], *, suite: str = SUITE, mirror: str = DEFAULT_MIRROR
+    base_dir: Path,
+    packages: list[str],
+    *,
+    suite: str = SUITE,
+    mirror: str = DEFAULT_MIRROR,
+    arch: str | None = None,
 ) -> tuple[Path, str]:
-    """The cached Debian tree with ``packages``; returns (rootfs, its hash)."""
-    tree_hash = _debootstrap_hash(packages, suite)
-    tree_dir = base_dir / f"debootstrap-{tree_hash}"
+    """The cached Debian tree of ``arch`` (rpm name; the host's by default) with ``packages``;
+    returns (rootfs, its hash)."""
+    arch = arch or host_arch()
+    tree_hash = _debootstrap_hash(packages, suite, arch)
+    tree_dir = base_dir / f"debootstrap-{arch}-{tree_hash}"
     rootfs = tree_dir / "rootfs"
     stamp = tree_dir / "complete"
     if stamp.is_file():
         return rootfs, tree_hash
     shutil.rmtree(tree_dir, ignore_errors=True)
     tree_dir.mkdir(parents=True)
-    argv = [
-        "debootstrap",
-        "--variant=minbase",
-        f"--include={','.join(packages)}",
-        suite,
-        str(rootfs),
-        mirror,
-    ]
+    argv = ["debootstrap", f"--arch={oci_arch(arch)}", "--variant=minbase"]
+    argv += [f"--include={','.join(packages)}", suite, str(rootfs), mirror]
     try:
-        run(argv, timeout=1800)
+        run(argv, timeout=3600)
     except ToolError as exc:
         shutil.rmtree(tree_dir, ignore_errors=True)
         raise ContainersError(
-            f"debootstrap of Debian {suite} from {mirror} failed: {exc.message}",
+            f"debootstrap of Debian {suite} ({oci_arch(arch)}) from {mirror} failed: {exc.message}",
             hint=f"the `local` base image needs that mirror once (then it is cached under "
-            f"{base_dir}); connect to it or pass another mirror; full log: run "
+            f"{base_dir}); connect to it or pass another mirror; another architecture than "
+            f"the host's needs its qemu-user emulator (nox -s setup-host); full log: run "
             f"`{' '.join(argv)}` by hand",
         ) from exc
+    _clean_tree(rootfs)
+    stamp.write_text(" ".join(argv) + "\n")
+    # Other trees of this architecture are of other inputs; trees of the one-tree layout
+    # (debootstrap-<hash>) were the host's.
+    for old in base_dir.glob("debootstrap-*"):
+        if old != tree_dir and (
+            old.name.startswith(f"debootstrap-{arch}-") or old.name.count("-") == 1
+        ):
+            shutil.rmtree(old, ignore_errors=True)
+    return rootfs, tree_hash
+
+
+def _clean_tree(rootfs: Path) -> None:
     for relative in ROOTFS_CLEANUP:
         target = rootfs / relative
         if target.is_dir():
@@ -162,11 +187,6 @@ def debootstrap(
                     shutil.rmtree(child)
                 else:
                     child.unlink()
-    stamp.write_text(" ".join(argv) + "\n")
-    for old in base_dir.glob("debootstrap-*"):
-        if old != tree_dir:
-            shutil.rmtree(old, ignore_errors=True)
-    return rootfs, tree_hash
 
 
 # --- step 2: the provides RPMs ----------------------------------------------------------------
@@ -288,66 +308,151 @@ def build_provides_rpms(work_dir: Path, rootfs: Path, provides_file: Path, relea
 
 
 def ensure_local_base(
-    build_dir: Path, *, inputs_dir: Path = INPUTS_DIR, mirror: str = DEFAULT_MIRROR
+    build_dir: Path,
+    *,
+    arch: str | None = None,
+    inputs_dir: Path = INPUTS_DIR,
+    mirror: str = DEFAULT_MIRROR,
 ) -> BaseImage:
-    """The `local` base image in local storage, built only when its inputs changed."""
+    """The `local` base image of ``arch`` (the host's by default) in local storage, built only
+    when its inputs changed."""
+    arch = arch or host_arch()
     digest = inputs_hash(inputs_dir)
-    name = f"{IMAGE}:{digest}"
+    name = f"{IMAGE}:{digest}-{arch}"
     base_dir = build_dir.resolve() / "base"
     # Two pipelines (or test workers) on one machine build the base once, not twice at once.
     with file_lock(base_dir / ".lock"):
         stored = {n: image_id for image_id, names in buildah.stored_images().items() for n in names}
         if name in stored:
-            if stored.get(f"{IMAGE}:latest") != stored[name]:
-                buildah.tag(name, f"{IMAGE}:latest")
-            return BaseImage(name, stored[name], digest, built=False)
+            return BaseImage(name, stored[name], digest, built=False, arch=arch)
         packages = read_packages(inputs_dir / "packages.txt")
-        rootfs, tree_hash = debootstrap(base_dir, packages, mirror=mirror)
+        rootfs, tree_hash = debootstrap(base_dir, packages, mirror=mirror, arch=arch)
         rootfs_image = f"{ROOTFS_IMAGE}:{tree_hash}"
         if not buildah.exists(rootfs_image):
-            buildah.import_rootfs(rootfs, rootfs_image, config={"cmd": "/bin/bash"})
-        rpms = build_provides_rpms(
-            base_dir / f"rpm-{digest}", rootfs, inputs_dir / "provides.txt", release=digest
-        )
+            config = {"cmd": "/bin/bash", "arch": oci_arch(arch)}
+            buildah.import_rootfs(rootfs, rootfs_image, config=config)
+        work = base_dir / f"rpm-{digest}-{arch}"
+        rpms = build_provides_rpms(work, rootfs, inputs_dir / "provides.txt", release=digest)
         for old in base_dir.glob("rpm-*"):
-            if old.name != f"rpm-{digest}":
+            if (old.name.endswith(f"-{arch}") and old != work) or old.name.count("-") == 1:
                 shutil.rmtree(old, ignore_errors=True)
-        try:
-            image_id = buildah.build(
-                inputs_dir,
-                inputs_dir / "Containerfile",
-                [name, f"{IMAGE}:latest"],
-                build_args={"ROOTFS": rootfs_image},
-                volumes=[buildah.Volume(rpms, RPMS_MOUNT)],
-                pull_policy="never",
-                layers=False,
-                labels={
-                    "org.opencontainers.image.title": "pipeline local base",
-                    "org.opensuse.pipeline.inputs-hash": digest,
-                    ROOTFS_LABEL: rootfs_image,
-                },
-            )
-        except ToolError as exc:
-            raise ContainersError(
-                f"building the local base image failed: {exc.message}", hint=exc.hint
-            ) from exc
+        image_id = _build_base(inputs_dir, name, rootfs_image, rpms, digest, arch)
         # Earlier bases stay: another checkout or build on this machine may still use one.
         # `prune` removes them (stale_base_images).
-        return BaseImage(name, image_id, digest, built=True)
+        return BaseImage(name, image_id, digest, built=True, arch=arch)
+
+
+def _build_base(
+    inputs_dir: Path, name: str, rootfs_image: str, rpms: Path, digest: str, arch: str
+) -> str:
+    try:
+        return buildah.build(
+            inputs_dir,
+            inputs_dir / "Containerfile",
+            [name],
+            build_args={"ROOTFS": rootfs_image},
+            volumes=[buildah.Volume(rpms, RPMS_MOUNT)],
+            pull_policy="never",
+            layers=False,
+            platform=f"linux/{oci_arch(arch)}",
+            labels={
+                "org.opencontainers.image.title": "pipeline local base",
+                "org.opensuse.pipeline.inputs-hash": digest,
+                ROOTFS_LABEL: rootfs_image,
+            },
+        )
+    except ToolError as exc:
+        raise ContainersError(
+            f"building the local base image for {arch} failed: {exc.message}", hint=exc.hint
+        ) from exc
+
+
+@dataclass(frozen=True)
+class LocalBases:
+    """The bases of one build: each architecture's image, and the manifest list holding
+    them, whose name the image builds take as ``$KUBEVIRTFROM``."""
+
+    name: str
+    images: dict[str, BaseImage]
+
+
+def ensure_local_bases(
+    build_dir: Path,
+    arches: tuple[str, ...],
+    *,
+    inputs_dir: Path = INPUTS_DIR,
+    mirror: str = DEFAULT_MIRROR,
+) -> LocalBases:
+    """Every architecture's base (``ensure_local_base``), and the manifest list
+    ``local-base:<hash>`` (and ``:latest``) holding each one built of these inputs."""
+    images = {
+        arch: ensure_local_base(build_dir, arch=arch, inputs_dir=inputs_dir, mirror=mirror)
+        for arch in arches
+    }
+    digest = inputs_hash(inputs_dir)
+    name = f"{IMAGE}:{digest}"
+    with file_lock(LIST_LOCK):
+        _sync_list(name, digest)
+    return LocalBases(name, images)
+
+
+def ensure_target_bases(project: Path, target: str) -> LocalBases:
+    """The bases of every platform ``target`` of the pipeline.yaml ``project`` declares, in
+    its build root (CI's set-up step: the only step that needs the Debian mirror)."""
+    from pipeline.config.project import load_project
+
+    declared = load_project(project).target(target).platforms
+    arches = tuple(dict.fromkeys(rpm_arch(platform) for platform in declared))
+    return ensure_local_bases(project.parent / "build", arches)
+
+
+#: Lists are names in the host's one store, shared by every checkout: changed one at a time.
+LIST_LOCK = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / (
+    "kubevirt-pipeline/local-base-list.lock"
+)
+
+
+def _sync_list(name: str, digest: str) -> None:
+    """Make the list ``name`` hold every architecture's base of inputs ``digest`` in the store
+    (never fewer: a build of one architecture must not take the other from a build running
+    beside it), and tag it ``latest``."""
+    stored = buildah.stored_images()
+    prefix = f"{IMAGE}:{digest}-"
+    members = sorted(
+        (n.removeprefix(prefix), image_id)
+        for image_id, names in stored.items()
+        for n in names
+        if n.startswith(prefix)
+    )
+    digests = buildah.manifest_digests()
+    wanted = [digests.get(image_id, "") for _, image_id in members]
+    found = buildah.manifest_inspect(name)
+    listed = [m.get("digest") for m in (found or {}).get("manifests", [])]
+    if found is None or listed != wanted:
+        if found is not None:
+            buildah.manifest_rm(name)
+        buildah.manifest_create(name, [image_id for _, image_id in members])
+    latest = f"{IMAGE}:latest"
+    if name not in next((names for names in stored.values() if latest in names), ()):
+        buildah.tag(name, latest)
 
 
 def stale_base_images(inputs_dir: Path = INPUTS_DIR) -> list[str]:
-    """Names of local base images (and their root file system images) of other inputs than
-    the current ones: what ``prune`` untags. ``latest`` stays."""
+    """Names of local base images and lists (and their root file system images) of other
+    inputs than the current ones: what ``prune`` untags. ``latest`` stays."""
     current = inputs_hash(inputs_dir)
     names = [name for names in buildah.stored_images().values() for name in names]
     bases = [n for n in names if n.startswith(f"{IMAGE}:") and n.rpartition(":")[2] != "latest"]
-    if f"{IMAGE}:{current}" not in bases:
-        return []  # the current base is not built: keep what there is
-    stale = [n for n in bases if n != f"{IMAGE}:{current}"]
-    # The current base names its root file system image in a label (bases built before the
+    ours = [n for n in bases if n.rpartition(":")[2].split("-")[0] == current]
+    if not any(n != f"{IMAGE}:{current}" for n in ours):
+        return []  # no current base is built: keep what there is
+    stale = [n for n in bases if n not in ours]
+    # Each current base names its root file system image in a label (bases built before the
     # label keep every rootfs image).
-    config = (buildah.inspect(f"{IMAGE}:{current}").get("OCIv1") or {}).get("config") or {}
-    keep = (config.get("Labels") or {}).get(ROOTFS_LABEL, "")
+    keep = set()
+    for base in ours:
+        if base != f"{IMAGE}:{current}":
+            config = (buildah.inspect(base).get("OCIv1") or {}).get("config") or {}
+            keep.add((config.get("Labels") or {}).get(ROOTFS_LABEL, ""))
     rootfs = [n for n in names if n.startswith(f"{ROOTFS_IMAGE}:")]
-    return stale + [n for n in rootfs if keep and n != keep]
+    return stale + [n for n in rootfs if "" not in keep and n not in keep]

@@ -118,12 +118,15 @@ class Inputs:
 
 def product_inputs(ctx: Context, product: Product, registry: str) -> Inputs:
     """A product's release covers its spec package, its sources, the target's prjconf, every
-    image directory it ships and, for the `local` target, the base its images are built on:
-    a change to any of them is a new release of the whole set."""
+    image directory it ships, the platforms it is built for and, for the `local` target, the
+    base its images are built on: a change to any of them is a new release of the whole set.
+    (A unique tag never moves, so a set for one architecture and one for two are two
+    releases.)"""
     pinned = ctx.target.products[product.name]
     root = ctx.project.root
     parts = {
         "version": digest_of_text(f"{pinned.version} {registry}"),
+        "platforms": digest_of_text(" ".join(ctx.platforms)),
         "spec package": tree_digest([product.package_dir], root),
         "prjconf": tree_digest([ctx.target.prjconf], root),
     }
@@ -283,7 +286,7 @@ def make_plan(ctx: Context) -> Plan:
         tag_prefix=where.tag_prefix,
         label_prefix=where.label_prefix,
         registry_path=where.registry_path,
-        platforms=ctx.target.platforms,
+        platforms=ctx.platforms,
         release_template=template,
         os_version=prjconf.macro("sle_version"),
         products=products,

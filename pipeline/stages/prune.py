@@ -25,6 +25,7 @@ import re
 from collections import defaultdict
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.table import Table
 
@@ -35,7 +36,7 @@ from pipeline.core.locks import build_lock
 from pipeline.core.release import RELEASE_RE, ReleaseBook, ReleaseRecord
 from pipeline.images.reference import is_loopback_host
 from pipeline.images.registry import NotFound, RegistryClient
-from pipeline.images.registry.models import as_reference
+from pipeline.images.registry.models import ManifestInfo, as_reference
 from pipeline.images.registry.transport import expect_ok
 from pipeline.obs.prjconf import load_prjconf
 from pipeline.stages import local_base
@@ -44,6 +45,8 @@ from pipeline.tools import buildah, registry_server
 
 #: ``<version>-<release>``: the unique tag every image of a release carries.
 UNIQUE_TAG = re.compile(r"(?P<version>.+)-(?P<release>\d+(?:\.\d+)*)")
+#: A release's image of one architecture in local storage: ``<version>-<release>-<arch>``.
+ARCH_SUFFIX = re.compile(r"-(?:x86_64|aarch64|i586|s390x|ppc64le|riscv64)$")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ def release_of(tag: str, versions: set[str]) -> str | None:
     """The release a tag names: ``<version>-<release>``, or OBS's ``<version>.<release>`` for a
     version some unique tag of the same images has. A bare ``<version>`` (the floating tag)
     names no release: it goes only with the manifest it points at."""
+    tag = ARCH_SUFFIX.sub("", tag)
     match = UNIQUE_TAG.fullmatch(tag)
     if match:
         return match["release"]
@@ -81,7 +85,8 @@ def release_of(tag: str, versions: set[str]) -> str | None:
 
 
 def versions_of(tags: list[str]) -> set[str]:
-    return {match["version"] for tag in tags if (match := UNIQUE_TAG.fullmatch(tag))}
+    unique = (UNIQUE_TAG.fullmatch(ARCH_SUFFIX.sub("", tag)) for tag in tags)
+    return {match["version"] for match in unique if match}
 
 
 def _repositories(ctx: Context) -> dict[str, str]:
@@ -141,7 +146,8 @@ def _last_build(ctx: Context) -> tuple[dict[tuple[str, str], str], set[str]]:
     for image in containers.images.values() if containers else ():
         if image.release:
             kept.setdefault((image.product, image.release), "the last build")
-        keys.update(key for key in (image.id, image.digest) if key)
+        ids = [arch.id for arch in image.arches.values()]
+        keys.update(key for key in (*ids, image.digest) if key)
     return kept, keys
 
 
@@ -253,21 +259,33 @@ def registry_found(where: LocalRegistry, registry_path: str, repos: dict[str, st
 
 
 def delete_manifests(where: LocalRegistry, registry_path: str, going: list[Found]) -> None:
-    """Delete each manifest by digest, then collect the garbage with the registry stopped."""
+    """Delete each manifest by digest (an index, and then each architecture's image in it:
+    untagged, they would keep their blobs), then collect the garbage with the registry
+    stopped."""
     was_running = registry_server.status(where.root) is not None
     registry_server.start(where.root, port=where.port)
     with RegistryClient() as client:
         for item in going:
             repo, _, digest = item.key.partition("@")
             ref = as_reference(f"{registry_path}/{repo}@{digest}")
-            response = client.auth.request("DELETE", ref, f"manifests/{digest}", actions="delete")
-            with response:
-                if response.status_code != 404:
-                    expect_ok(response, "DELETE", ref)
+            answer = client.get_manifest_document(ref)
+            children = [] if isinstance(answer, NotFound) else _children(*answer)
+            for each in (digest, *children):
+                response = client.auth.request("DELETE", ref, f"manifests/{each}", actions="delete")
+                with response:
+                    if response.status_code != 404:
+                        expect_ok(response, "DELETE", ref)
     registry_server.stop(where.root)
     registry_server.garbage_collect(where.root)
     if was_running:
         registry_server.start(where.root, port=where.port)
+
+
+def _children(info: ManifestInfo, doc: dict[str, Any]) -> list[str]:
+    """The manifest digests an index names; none for an image."""
+    if not info.is_index:
+        return []
+    return [str(m["digest"]) for m in doc.get("manifests", []) if isinstance(m, dict)]
 
 
 def show(decided: list[Verdict], going: list[Found], dry_run: bool, freed: dict[str, int]) -> None:

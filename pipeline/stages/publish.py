@@ -1,19 +1,20 @@
-"""publish: push every image of the last build, then (only when all are in) move the floating
-tags and write the release bundles.
+"""publish: push every image of the last build, each tag an index of every architecture it was
+built for, then (only when all are in) move the floating tags and write the release bundles.
 
 Order is the promise: (0) every *unique* tag of the set (``<version>-<release>``, and OBS's
 ``<version>.<RELEASE>``) is read from the registry first: one that names another image refuses
 the whole set, nothing pushed (exit 4), because a unique tag never moves; (1) every unique tag is
-pushed and read back; (2) only then do the *floating* tags (``<version>``) move, by copying the
-manifest already there (same digest); (3) last, each product's release bundle
+pushed as an OCI image index (``stages.index``: every architecture's image first, the index
+last) and read back; (2) only then do the *floating* tags (``<version>``) move, by copying the
+index already there (same digest); (3) last, each product's release bundle
 ``build/<target>/releases/<product>-<tag>/`` (record, digest-pinned manifests, summary) is
-written. Interrupted or failed anywhere, no floating tag points at an incomplete set and no
-release record claims one; a re-run pushes only what is missing and finishes the job.
+written. Interrupted or failed anywhere, even between two architectures of one image, no
+floating tag points at an incomplete set and no release record claims one; a re-run pushes only
+what is missing and finishes the job.
 """
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,12 +24,14 @@ from rich.table import Table
 from pipeline.core.console import console, emit
 from pipeline.core.context import Context
 from pipeline.core.errors import PublishError, RegistryError, TagConflictError, ToolError
+from pipeline.core.plan import rpm_arch
 from pipeline.core.report import ImageBuild, RpmsSection
 from pipeline.images.reference import is_loopback_host, parse_reference
 from pipeline.images.registry import NotFound, RegistryClient, RetryPolicy
 from pipeline.images.shipped import unpack_manifests
 from pipeline.stages.bundle import write_bundle
-from pipeline.tools import buildah, skopeo
+from pipeline.stages.index import holds_these_images, local_list, push_index, unpullable_platforms
+from pipeline.tools import skopeo
 from pipeline.tools.registry_server import DEFAULT_ROOT, start
 from pipeline.tools.run import recording
 
@@ -100,7 +103,21 @@ def _complete_build(ctx: Context) -> tuple[RpmsSection, dict[str, ImageBuild]]:
             "the last build is incomplete, nothing was published: " + ", ".join(problems),
             hint="run the build again (nox -s build); a release is published whole or not at all",
         )
+    _same_platforms(ctx, rpms)
     return rpms, {name: entry for name, entry in built.items() if entry.usable}
+
+
+def _same_platforms(ctx: Context, rpms: RpmsSection) -> None:
+    """The set is published for the architectures it was built for, never fewer: a unique tag
+    naming an index of one architecture could not later name one of two."""
+    wanted = tuple(rpm_arch(platform) for platform in ctx.platforms)
+    for name, entry in rpms.products.items():
+        if entry.arches != wanted:
+            raise PublishError(
+                f"{name} {entry.tag} was built for {', '.join(entry.arches)}, this publish is "
+                f"for {', '.join(wanted)}: nothing was published",
+                hint="publish with the --platforms the build had, or build again with these",
+            )
 
 
 def unique_tags(image: ImageBuild, version: str) -> list[str]:
@@ -123,12 +140,13 @@ def _refuse_moved_tags(
                 continue
             if image.digest:
                 mine_there = there.digest == image.digest
-            else:  # never pushed from here: the same image when its config is this image's
-                mine_there = client.config_digest(tag) == f"sha256:{image.id}"
+            else:  # never pushed from here: the same set when each platform's config is ours
+                mine_there = holds_these_images(client, tag, image)
             if mine_there:
                 ours[image.name] = there.digest
                 continue
-            mine = image.digest or f"image sha256:{image.id} (not pushed yet)"
+            ids = ", ".join(f"{a.platform} sha256:{a.id}" for a in image.arches.values())
+            mine = image.digest or f"an index of {ids} (not pushed yet)"
             conflicts.append(f"{tag} holds {there.digest}, this build's is {mine}")
     if conflicts:
         more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
@@ -142,40 +160,37 @@ def _refuse_moved_tags(
 def _push_unique(
     client: RegistryClient, rpms: RpmsSection, image: ImageBuild, there: str, tmp: Path
 ) -> Pushed:
-    """Push every unique tag of ``image`` the registry does not hold yet."""
+    """Push every unique tag of ``image`` the registry does not hold yet, as an index of every
+    architecture's image."""
     product = rpms.products[image.product]
     done = Pushed(image.name, image.product, image.reference)
     recorded = image.digest or there
+    missing = []
     for tag in unique_tags(image, product.version):
         found = client.head_manifest(tag)
-        if not isinstance(found, NotFound) and recorded and found.digest == recorded:
+        if (
+            not isinstance(found, NotFound)
+            and recorded
+            and found.digest == recorded
+            and not unpullable_platforms(client, tag, found.digest, image.platforms)
+        ):
             done.skipped.append(tag)
-            continue
-        with console().status(f"push {tag}"):
-            digest = _push(image.id, tag, tmp)
-        done.pushed.append(tag)
-        if recorded and digest != recorded:
-            raise PublishError(f"{tag}: pushed digest {digest} differs from {recorded}")
-        recorded = digest
+        else:  # not there, or an architecture's image deleted since: pushed (again)
+            missing.append(tag)
+    if missing:
+        with local_list(image) as name:
+            for tag in missing:
+                with console().status(f"push {tag} ({', '.join(image.arches)})"):
+                    digest = push_index(name, tag, tmp)
+                done.pushed.append(tag)
+                if recorded and digest != recorded:
+                    raise PublishError(f"{tag}: pushed digest {digest} differs from {recorded}")
+                recorded = digest
     done.digest = recorded
     console().print(
         f"[green]✓[/] {image.name}: {len(done.pushed)} pushed, {len(done.skipped)} already there"
     )
     return done
-
-
-def _push(image_id: str, tag: str, workdir: Path) -> str:
-    ref = parse_reference(tag)
-    digestfile = workdir / f"{hashlib.sha256(tag.encode()).hexdigest()[:16]}.digest"
-    digest = buildah.push(
-        image_id,
-        f"docker://{tag}",
-        digestfile=digestfile,
-        tls_verify=not is_loopback_host(ref.registry),
-    )
-    if not digest:
-        raise PublishError(f"buildah push {tag} reported no digest")
-    return digest
 
 
 def _read_back(client: RegistryClient, results: list[Pushed]) -> None:

@@ -1,10 +1,13 @@
-"""An image's recipe: its directory after the buildtime services ran, checked.
+"""An image's recipe for one architecture: its directory after the buildtime services ran,
+checked.
 
-Made the same way for a build (from step 1's meta RPM and RPMs) and for plan's dry run before
-any work (from the planned values): the services on a copy of the image directory, no
-placeholder left, the ``#!BuildTag``\\s valid references, one of them the reference the manifests
-name, and whether ``#!ExclusiveArch``/``#!ExcludeArch`` leave a platform to build. Errors name
-the image's own files and lines, never the copy's.
+Made the same way for a build (from step 1's meta RPM and RPMs of that architecture) and for
+plan's dry run before any work (from the planned values): the services on a copy of the image
+directory, the instructions an ``#!ArchExclusiveLine``/``#!ArchExcludedLine`` keeps from this
+architecture left out (``obs.dockerfile_arch``), no placeholder left, the ``#!BuildTag``\\s
+valid references, one of them the reference the manifests name, and whether
+``#!ExclusiveArch``/``#!ExcludeArch`` allow the architecture at all. Errors name the image's own
+files and lines, never the copy's.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pipeline.core.errors import InputError, Location
 from pipeline.images.reference import parse_reference
 from pipeline.obs.conventions import ANY_PLACEHOLDER
 from pipeline.obs.dockerfile import Dockerfile, load_dockerfile
+from pipeline.obs.dockerfile_arch import for_arch
 from pipeline.obs.dockerfile_args import expand_build_tag
 from pipeline.obs.dockerfile_lines import source_line
 from pipeline.obs.service import load_service
@@ -40,7 +44,6 @@ class Facts:
     tag: str
     source_date_epoch: int
     os_version: str | None
-    arches: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class Recipe:
     tags: tuple[str, ...]
     #: The tag the manifests name, ``<registry_path>/<image>:<tag>``; "" when excluded.
     reference: str
-    #: ``#!ExclusiveArch``/``#!ExcludeArch`` leave none of the target's platforms.
+    #: ``#!ExclusiveArch``/``#!ExcludeArch`` exclude this architecture.
     excluded: bool
 
 
@@ -60,9 +63,11 @@ def prepare(
     facts: Facts,
     sysroot: Path,
     rpms_dir: Path,
+    arch: str,
     planned_packages: Mapping[str, tuple[str, str]] | None = None,
 ) -> Recipe:
-    """Copy ``image``'s directory to ``workdir``, run its services there and check the result."""
+    """Copy ``image``'s directory to ``workdir``, run its services there and check the result
+    as it is built for ``arch`` (an rpm name)."""
     shutil.rmtree(workdir, ignore_errors=True)
     shutil.copytree(image.directory, workdir)
     service_ctx = ServiceContext(
@@ -79,9 +84,13 @@ def prepare(
     )
     try:
         run_services(load_service(workdir / "_service"), workdir, service_ctx)
-        dockerfile = load_dockerfile(workdir / "Dockerfile")
+        path = workdir / "Dockerfile"
+        if path.is_file():  # a missing or unreadable one: load_dockerfile says so, by name
+            text = path.read_bytes().decode("utf-8", "surrogateescape")
+            path.write_bytes(for_arch(text, arch).encode("utf-8", "surrogateescape"))
+        dockerfile = load_dockerfile(path)
         _no_placeholder_left(dockerfile, image)
-        if not any(dockerfile.builds_on(arch) for arch in facts.arches):
+        if not dockerfile.builds_on(arch):
             return Recipe(dockerfile, (), "", excluded=True)
         tags = image_tags(dockerfile, image, facts)
         return Recipe(dockerfile, tags, manifest_reference(dockerfile, image, facts, tags), False)

@@ -1,12 +1,17 @@
-"""rpms (step 1): rpmbuild each product's spec, then one repo, then the meta env file.
+"""rpms (step 1): rpmbuild each product's spec once per architecture, then one repo per
+architecture, then the meta env files.
 
-Per product that is not up to date: take a release (recorded before the build, never reused),
-lay out an rpmbuild ``_topdir`` under ``build/<target>/rpmbuild/<product>/`` with Source0 (the
-packed sample or the verified upstream tarball) and the package's other files, rewrite the spec's
-``Release:`` line as OBS's build script does, and run rpmbuild with the plan's defines. Then
-createrepo_c over every product's RPMs, and the meta env file is taken *from the built
-``obs-service-*_containers_meta`` RPM* (unpacked into ``build/<target>/sysroot/``, as installing
-it does on OBS) and checked against the plan: the manifests and the env file cannot disagree.
+Per product that is not up to date: take a release (recorded before the build, never reused:
+one release for every architecture), and for each architecture of the plan lay out an rpmbuild
+``_topdir`` under ``build/<target>/rpmbuild/<product>/<arch>/`` with Source0 (the packed sample
+or the verified upstream tarball) and the package's other files, rewrite the spec's ``Release:``
+line as OBS's build script does, and run ``rpmbuild --target <arch>`` with the plan's defines
+(for an architecture that is not the host's, the spec cross-compiles: Go by ``GOARCH``, its C
+parts with the target's gcc). A product that fails on one architecture fails as a whole. Then
+createrepo_c over every product's RPMs of each architecture (``build/<target>/repo/<arch>/``),
+and the meta env file is taken *from each architecture's built ``obs-service-*_containers_meta``
+RPM* (unpacked into ``build/<target>/sysroot/<arch>/``, as installing it does on OBS) and
+checked against the plan: the manifests and the env files cannot disagree, nor the arches.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from pipeline.core.context import Context
 from pipeline.core.errors import RegistryError, RpmsError, ToolError
 from pipeline.core.files import read_text
 from pipeline.core.locks import build_lock
-from pipeline.core.plan import Plan, ProductPlan
+from pipeline.core.plan import Plan, ProductPlan, host_arch
 from pipeline.core.release import ReleaseBook, render_release
 from pipeline.core.report import ProductBuild, RpmRecord, RpmsSection
 from pipeline.images.reference import parse_reference
@@ -62,15 +67,14 @@ def build_rpms(ctx: Context, plan: Plan) -> list[Built]:
     products = {name: entry for name, entry in kept.items() if name in ctx.project.products}
     results: list[Built] = []
     complete = False
+    _clear_other_arches(sysroot_dir(ctx), plan.arches)
     with recording() as timings:
         try:
             for planned in plan.products:
                 results.append(_product(ctx, plan, planned, products))
-            if (
-                any(r.state == "built" for r in results)
-                or not (repo_dir(ctx) / "repodata").is_dir()
-            ):
-                _make_repo(ctx, products)
+            repos = [repo_dir(ctx) / arch / "repodata" for arch in plan.arches]
+            if any(r.state == "built" for r in results) or not all(map(Path.is_dir, repos)):
+                _make_repo(ctx, plan.arches, products)
             complete = True
         finally:
             ctx.report.write(
@@ -91,8 +95,22 @@ def repo_dir(ctx: Context) -> Path:
 
 
 def sysroot_dir(ctx: Context) -> Path:
-    """Where the meta RPM is unpacked, as installing it lays it out."""
+    """Where the meta RPMs are unpacked, as installing them lays them out: one tree per
+    architecture (``sysroot/<arch>/``)."""
     return ctx.build_dir / "sysroot"
+
+
+def _clear_other_arches(sysroot: Path, arches: tuple[str, ...]) -> None:
+    """Only the plan's architectures' trees stay in the sysroot: a meta env file of another
+    build (or of the one-tree layout before per-architecture builds) must not be read."""
+    if sysroot.is_dir():
+        for entry in sysroot.iterdir():
+            if entry.name in arches:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
 
 
 def _product(
@@ -107,43 +125,69 @@ def _product(
     products.pop(name, None)
     product = ctx.project.products[name]
     started = time.monotonic()
-    with console().status(f"rpmbuild {name} {planned.version} …"):
-        release = build_product(ctx, plan, product, planned)
+    release = build_product(ctx, plan, product, planned)
     tag = f"{planned.version}-{release}"
-    infos = [rpm.query(path) for path in sorted((topdir_of(ctx, name) / "RPMS").rglob("*.rpm"))]
-    env = _meta_env(ctx, plan, product, planned, release, infos)
+    records: list[RpmRecord] = []
+    envs: dict[str, dict[str, str]] = {}
+    for arch in plan.arches:
+        rpms = sorted((topdir_of(ctx, name, arch) / "RPMS").rglob("*.rpm"))
+        infos = [rpm.query(path) for path in rpms]
+        envs[arch] = _meta_env(ctx, plan, product, planned, release, infos, arch)
+        records += [_record(ctx, info, arch) for info in infos]
     seconds = time.monotonic() - started
     products[name] = ProductBuild(
         version=planned.version,
         release=release,
         tag=tag,
         inputs=planned.inputs,
-        env=env,
+        env=_same_everywhere(product, envs),
         source_date_epoch=planned.source_date_epoch,
-        rpms=tuple(_record(ctx, info) for info in infos),
+        rpms=tuple(records),
         seconds=round(seconds, 2),
+        arches=plan.arches,
     )
     ReleaseBook(ctx.build_dir).record_success(name, planned.inputs, release, planned.input_parts)
-    console().print(f"[green]✓[/] {name} {tag}: {len(infos)} RPMs in {seconds:.0f}s")
-    return Built(name, release, "built", seconds, len(infos))
+    where = ", ".join(plan.arches)
+    console().print(f"[green]✓[/] {name} {tag}: {len(records)} RPMs ({where}) in {seconds:.0f}s")
+    return Built(name, release, "built", seconds, len(records))
 
 
-def topdir_of(ctx: Context, product: str) -> Path:
-    return ctx.build_dir / "rpmbuild" / product
+def topdir_of(ctx: Context, product: str, arch: str) -> Path:
+    return ctx.build_dir / "rpmbuild" / product / arch
 
 
 def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPlan) -> str:
-    """Build one product's RPMs; return the release it took."""
+    """Build one product's RPMs for every architecture of the plan; return the release they
+    took (one for all: a product that fails on one architecture has no build)."""
     defines = list(planned.defines.items())
     # Pre-flight before a release is taken: a build that cannot start must not use one up.
     go_dir = go_for(product.spec, defines)
+    cross = {arch: cross_for(arch) for arch in plan.arches}
     pinned = ctx.target.products[product.name]
     if not pinned.source.is_local:
         upstream_tarball(ctx, product, pinned)
     release = _take_release(ctx, plan, planned)
-    topdir = topdir_of(ctx, product.name)
     spec_text = read_text(product.spec, "spec file")
-    spec = _lay_out(ctx, product, planned, topdir, with_release(spec_text, product.spec, release))
+    with_release_text = with_release(spec_text, product.spec, release)
+    shutil.rmtree(ctx.build_dir / "rpmbuild" / product.name, ignore_errors=True)
+    for arch in plan.arches:
+        topdir = topdir_of(ctx, product.name, arch)
+        spec = _lay_out(ctx, product, planned, topdir, with_release_text)
+        env = _build_env(ctx, planned, topdir, go_dir)
+        with console().status(f"rpmbuild {product.name} {planned.version} for {arch} …"):
+            try:
+                rpm.rpmbuild(
+                    spec, topdir, topdir / "SOURCES", [*defines, *cross[arch]], env, target=arch
+                )
+            except ToolError as exc:
+                where = failed_section(product.spec, spec_text, exc.stderr_tail)
+                raise RpmsError(f"{where} ({arch}): {exc.message}", hint=exc.hint) from exc
+    return release
+
+
+def _build_env(
+    ctx: Context, planned: ProductPlan, topdir: Path, go_dir: Path | None
+) -> dict[str, str]:
     env = {
         "SOURCE_DATE_EPOCH": str(planned.source_date_epoch),
         "GOPATH": str(topdir / "go"),
@@ -153,13 +197,25 @@ def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPl
     }
     if go_dir is not None:
         env["PATH"] = f"{go_dir}:{tool_env()['PATH']}"
+        # One cache for every architecture: Go keys its entries by GOARCH.
         env["GOCACHE"] = str(build_cache(ctx.target.name, go_dir / "go"))
-    try:
-        rpm.rpmbuild(spec, topdir, topdir / "SOURCES", defines, env)
-    except ToolError as exc:
-        where = failed_section(product.spec, spec_text, exc.stderr_tail)
-        raise RpmsError(f"{where}: {exc.message}", hint=exc.hint) from exc
-    return release
+    return env
+
+
+def cross_for(arch: str) -> list[tuple[str, str]]:
+    """rpmbuild's defines for ``arch``: none on a host of that architecture; for another, the
+    cross binutils rpm's strip scripts need (the spec finds the cross compiler itself)."""
+    if arch == host_arch():
+        return []
+    prefix = rpm.cross_prefix(arch)
+    if prefix is None:
+        raise RpmsError(
+            f"building {arch} RPMs on this {host_arch()} host needs the {arch} cross toolchain "
+            f"({arch}-linux-gnu-gcc, -strip)",
+            hint="run `nox -s setup-host` (it installs the cross compilers of the target's "
+            "platforms), or build only this host's: --platforms host",
+        )
+    return rpm.cross_defines(prefix)
 
 
 def _take_release(ctx: Context, plan: Plan, planned: ProductPlan) -> str:
@@ -179,7 +235,6 @@ def _lay_out(
 ) -> Path:
     """A fresh rpmbuild ``_topdir``: the package's files and Source0 in SOURCES, the spec (with
     its release set) in SPECS. Returns the spec's path."""
-    shutil.rmtree(topdir, ignore_errors=True)
     for sub in TOPDIR_PARTS:
         (topdir / sub).mkdir(parents=True)
     sources = topdir / "SOURCES"
@@ -244,16 +299,18 @@ def _meta_env(
     planned: ProductPlan,
     release: str,
     infos: list[rpm.RpmInfo],
+    arch: str,
 ) -> dict[str, str]:
-    """The env file from the meta RPM, checked against what the plan says the tag must be."""
+    """The env file from ``arch``'s meta RPM, checked against what the plan says the tag
+    must be."""
     meta = [info for info in infos if info.name == product.meta_package]
     if len(meta) != 1:
         raise RpmsError(
-            f"{product.name}: the build made no {product.meta_package} RPM",
+            f"{product.name}: the {arch} build made no {product.meta_package} RPM",
             hint=f"the spec must build the {product.meta_package} subpackage",
         )
-    rpm.extract(meta[0].path, sysroot_dir(ctx))
-    env_path = sysroot_dir(ctx) / SERVICE_DIR.lstrip("/") / product.meta_service
+    rpm.extract(meta[0].path, sysroot_dir(ctx) / arch)
+    env_path = sysroot_dir(ctx) / arch / SERVICE_DIR.lstrip("/") / product.meta_service
     if not env_path.is_file():
         raise RpmsError(
             f"{meta[0].path.name} holds no {SERVICE_DIR}/{product.meta_service}",
@@ -280,17 +337,34 @@ def _meta_env(
     return {key: values[key] for key in META_KEYS}
 
 
-def _make_repo(ctx: Context, products: dict[str, ProductBuild]) -> Path:
-    """One repo with every current RPM of the target (what zypper sees in step 2)."""
+def _same_everywhere(product: Product, envs: dict[str, dict[str, str]]) -> dict[str, str]:
+    """The meta env file's values, which every architecture's meta RPM must hold alike: one
+    release and one tag for all (each was checked against the plan; this says so plainly)."""
+    (first, values), *others = envs.items()
+    for arch, other in others:
+        if other != values:
+            raise RpmsError(
+                f"{product.meta_package}: the env file of {arch} differs from that of {first}",
+                hint="the spec must write the same values on every architecture",
+            )
+    return values
+
+
+def _make_repo(ctx: Context, arches: tuple[str, ...], products: dict[str, ProductBuild]) -> Path:
+    """One repo per architecture with every current RPM of the target built for it (what
+    zypper sees in that architecture's image builds of step 2)."""
     repo = repo_dir(ctx)
     tmp = ctx.build_dir / "repo.new"
     shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "RPMS").mkdir(parents=True)
-    for entry in products.values():
-        for record in entry.rpms:
-            source = ctx.project.root / record.path
-            (tmp / "RPMS" / source.name).hardlink_to(source)
-    rpm.createrepo(tmp, max(entry.source_date_epoch for entry in products.values()))
+    revision = max(entry.source_date_epoch for entry in products.values())
+    for arch in arches:
+        (tmp / arch / "RPMS").mkdir(parents=True)
+        for entry in products.values():
+            for record in entry.rpms:
+                if record.for_arch == arch:
+                    source = ctx.project.root / record.path
+                    (tmp / arch / "RPMS" / source.name).hardlink_to(source)
+        rpm.createrepo(tmp / arch, revision)
     # Swap in one step so an image build never sees a half-written repo.
     old = ctx.build_dir / "repo.old"
     shutil.rmtree(old, ignore_errors=True)
@@ -301,13 +375,14 @@ def _make_repo(ctx: Context, products: dict[str, ProductBuild]) -> Path:
     return repo
 
 
-def _record(ctx: Context, info: rpm.RpmInfo) -> RpmRecord:
+def _record(ctx: Context, info: rpm.RpmInfo, arch: str) -> RpmRecord:
     return RpmRecord(
         nevra=info.nevra,
         name=info.name,
         path=str(info.path.relative_to(ctx.project.root)),
         sha256=info.sha256,
         files=info.files,
+        for_arch=arch,
     )
 
 

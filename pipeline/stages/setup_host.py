@@ -2,6 +2,11 @@
 
 Installs with apt on Debian/Ubuntu and zypper on openSUSE when run as root; otherwise says exactly
 what to install. A second run with everything present only runs each tool's version command.
+
+For every platform the project's targets declare that is not the host's, it also installs the
+qemu-user emulator and the C cross compiler of that architecture and registers the emulator with
+the kernel (``tools.binfmt``). Where the kernel refuses, it says so in one line and fails: building
+only the host's platform is then an explicit choice (``--platforms host``), never a fallback.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from rich.table import Table
 
 from pipeline.core.console import console, emit
 from pipeline.core.context import Context
-from pipeline.core.errors import SetupError, ToolError
+from pipeline.core.errors import PipelineError, SetupError, ToolError
+from pipeline.core.plan import host_arch, oci_arch, rpm_arch
+from pipeline.tools import binfmt
 from pipeline.tools.golang import ensure_go, version_of
 from pipeline.tools.run import run
 
@@ -76,6 +83,73 @@ TOOLS = (
 )
 
 
+#: Debian's names of the cross toolchains: package gcc-<these>, binaries <arch>-linux-gnu-gcc.
+DEBIAN_CROSS = {"x86_64": "x86-64-linux-gnu", "aarch64": "aarch64-linux-gnu"}
+
+
+def foreign_tools(arch: str) -> tuple[HostTool, ...]:
+    """What building for ``arch`` (rpm name) on a host of another architecture needs: its
+    qemu-user emulator, registered with binfmt, and its C cross compiler with a static libc
+    (the spec files cross-compile their C parts; Go needs nothing)."""
+    debian, oci = DEBIAN_CROSS.get(arch, f"{arch}-linux-gnu"), oci_arch(arch)
+    qemu = binfmt.qemu_name(arch)
+    return (
+        HostTool(
+            f"qemu-{qemu}",
+            f"/usr/bin/qemu-{qemu}-static|/usr/bin/qemu-{qemu}",
+            (),
+            "qemu-user-static",
+            "qemu-linux-user",
+            f"runs {arch} programs in image builds",
+        ),
+        HostTool(
+            "binfmt",
+            "/usr/sbin/update-binfmts|/usr/lib/systemd/systemd-binfmt",
+            (),
+            "binfmt-support",
+            "systemd",
+            "registers the emulators with the kernel",
+        ),
+        HostTool(
+            f"{arch}-gcc",
+            f"/usr/bin/{arch}-linux-gnu-gcc|/usr/bin/{arch}-suse-linux-gcc",
+            (),
+            f"gcc-{debian}",
+            f"cross-{arch}-gcc14",
+            f"cross-compiles the C parts of the {arch} RPMs",
+        ),
+        HostTool(
+            f"{arch}-libc",
+            f"/usr/{arch}-linux-gnu/lib/libc.a|/usr/{arch}-suse-linux/sys-root/usr/lib64/libc.a",
+            (),
+            f"libc6-dev-{oci}-cross",
+            f"cross-{arch}-glibc-devel",
+            f"links the static {arch} C programs",
+        ),
+    )
+
+
+def foreign_arches(platforms: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(a for a in dict.fromkeys(map(rpm_arch, platforms)) if a != host_arch())
+
+
+def ensure_foreign(platforms: tuple[str, ...], install: bool = True) -> list[HostTool]:
+    """Every platform of ``platforms`` that is not the host's can be built here: its tools
+    installed (when allowed) and its emulator registered. Refuses in one line otherwise."""
+    arches = foreign_arches(platforms)
+    tools = [tool for arch in arches for tool in foreign_tools(arch)]
+    ensure_tools(install, extra=tuple(tools))
+    for arch in arches:
+        reason = binfmt.register(arch) if install and os.geteuid() == 0 else binfmt.problem(arch)
+        if reason is not None:
+            raise SetupError(
+                f"linux/{oci_arch(arch)} cannot be built on this {host_arch()} host: {reason}",
+                hint="the kernel must run qemu-user's binfmt handlers (root, binfmt_misc "
+                "mounted); or build this host's platform only, explicitly: --platforms host",
+            )
+    return tools
+
+
 def _present(tool: HostTool) -> bool:
     """On PATH, or (files a package installs, absolute paths joined by |) one on disk."""
     return bool(_path(tool))
@@ -129,11 +203,15 @@ def _install(packages: list[str], family: str) -> None:
         )
 
 
-def ensure_tools(install: bool = True, names: tuple[str, ...] | None = None) -> None:
-    """Every host tool (or those ``names``) on PATH; the missing ones installed first when
-    allowed and possible."""
+def ensure_tools(
+    install: bool = True,
+    names: tuple[str, ...] | None = None,
+    extra: tuple[HostTool, ...] = (),
+) -> None:
+    """Every host tool (or those ``names``), and ``extra``, on PATH; the missing ones installed
+    first when allowed and possible."""
     family = _os_family()
-    wanted = [tool for tool in TOOLS if names is None or tool.name in names]
+    wanted = [tool for tool in TOOLS if names is None or tool.name in names] + list(extra)
     missing = [tool for tool in wanted if not _present(tool)]
     if not missing:
         return
@@ -154,9 +232,11 @@ def ensure_tools(install: bool = True, names: tuple[str, ...] | None = None) -> 
         )
 
 
-def check(install: bool = True) -> list[dict[str, str]]:
-    """One row per tool with its path and version; the missing ones installed first."""
+def check(install: bool = True, platforms: tuple[str, ...] = ()) -> list[dict[str, str]]:
+    """One row per tool with its path and version (those of ``platforms``' foreign
+    architectures too); the missing ones installed first."""
     ensure_tools(install)
+    foreign = ensure_foreign(platforms, install)
     return [
         {
             "tool": t.name,
@@ -164,8 +244,20 @@ def check(install: bool = True) -> list[dict[str, str]]:
             "version": _version(t),
             "why": t.why,
         }
-        for t in TOOLS
+        for t in (*TOOLS, *foreign)
     ]
+
+
+def declared_platforms(ctx: Context) -> tuple[str, ...]:
+    """The platforms to prepare the host for: every target's in pipeline.yaml (``--platforms
+    host``: none but the host's), or none when there is no project to read yet."""
+    if ctx.options.platforms is not None:
+        return ctx.platforms
+    try:
+        targets = ctx.project.targets.values()
+    except PipelineError:
+        return ()
+    return tuple(dict.fromkeys(p for target in targets for p in target.platforms))
 
 
 def go_row() -> dict[str, str]:
@@ -177,7 +269,7 @@ def go_row() -> dict[str, str]:
 
 def main(ctx: Context) -> int:
     options = ctx.options
-    rows = [*check(), go_row()]
+    rows = [*check(platforms=declared_platforms(ctx)), go_row()]
     table = Table(title="host tools", title_justify="left")
     for column in ("tool", "version", "path"):
         table.add_column(column)

@@ -6,10 +6,10 @@ its minutes. So before rpms or containers run, each product whose inputs are new
 
 - its spec is parsed by ``rpmspec`` with the target's macros at the pinned version (the names
   of the binary RPMs it will build come out of that);
-- each image directory is put through exactly what step 2 does to it (``stages.recipe``): its
-  ``_service`` parsed and every service run with its own parser on a copy, against a meta env
-  file holding the planned values and the planned RPMs; the resulting Dockerfile's magic
-  comments, tags and FROM lines checked.
+- each image directory is put through exactly what step 2 does to it (``stages.recipe``), once
+  per architecture of the plan: its ``_service`` parsed and every service run with its own
+  parser on a copy, against a meta env file holding the planned values and the planned RPMs;
+  the resulting Dockerfile's magic comments, tags and FROM lines checked.
 
 What passed is remembered in ``build/<target>/validated.json`` by a digest of the product's
 inputs and the planned values, so a build with nothing changed checks nothing again.
@@ -34,7 +34,7 @@ from pipeline.stages.recipe import prepare
 from pipeline.tools import rpm
 
 #: Bumped when the checks change: what an older check passed is checked again.
-CHECKS = 1
+CHECKS = 2
 
 
 def validate(ctx: Context, plan: Plan) -> None:
@@ -66,15 +66,17 @@ def _check_product(ctx: Context, plan: Plan, product: Product, planned: ProductP
     with tempfile.TemporaryDirectory(prefix="validate-", dir=ctx.build_dir) as tmp:
         sysroot = _planned_sysroot(Path(tmp), product, plan, planned)
         for image in planned.images:
-            prepare(
-                product.image(image.name),
-                ctx.project.root,
-                Path(tmp) / "work" / image.name,
-                facts,
-                sysroot,
-                Path(tmp) / "no-rpms-before-step-1",
-                planned_packages=packages,
-            )
+            for arch in plan.arches:  # an #!ArchExclusiveLine makes each its own Dockerfile
+                prepare(
+                    product.image(image.name),
+                    ctx.project.root,
+                    Path(tmp) / "work" / image.name / arch,
+                    facts,
+                    sysroot,
+                    Path(tmp) / "no-rpms-before-step-1",
+                    arch,
+                    planned_packages=packages,
+                )
 
 
 def _planned_sysroot(tmp: Path, product: Product, plan: Plan, planned: ProductPlan) -> Path:

@@ -32,9 +32,10 @@ from pipeline.core.errors import EXIT_MISMATCH, EXIT_OK, InputError, Location, R
 from pipeline.core.release import ReleaseRecord
 from pipeline.images.manifests import FoundImage, ManifestScan, scan_files
 from pipeline.images.reference import ImageReference
-from pipeline.images.registry import Failed, ImageDetails, NotFound, RegistryClient
+from pipeline.images.registry import INDEX_TYPES, Failed, ImageDetails, NotFound, RegistryClient
 from pipeline.images.shipped import unpack_manifests
 from pipeline.stages.bundle import pinned_manifests
+from pipeline.stages.index import unpullable_platforms
 
 URL_SCHEMES = ("https://", "http://")
 VERSION_LABEL = "org.opencontainers.image.version"
@@ -100,7 +101,7 @@ def _expectations(ctx: Context) -> Expectations:
         for record in ReleaseRecord.load_all(ctx.build_dir)
         for ref, digest in record.images.items()
     }
-    return Expectations(digests=digests, platforms=ctx.target.platforms)
+    return Expectations(digests=digests, platforms=ctx.platforms)
 
 
 def check(
@@ -133,6 +134,14 @@ def check(
         raise RegistryError(f"{findings[0].where}: {_without_stage(unreachable[0].message)}")
     for finding, image, result in zip(findings, scan.images, results, strict=True):
         _check_one(finding, image, result, by_tag.get(finding.reference), expect)
+        if (
+            expect.platforms
+            and isinstance(result, ImageDetails)
+            and result.media_type in INDEX_TYPES
+        ):
+            found = unpullable_platforms(client, result.reference, result.digest, expect.platforms)
+            for platform in found:  # an index naming an entry deleted since
+                finding.fail(f"lacks platform {platform}: its index entry is not in the registry")
     _check_tags(findings, scan, products, per_file)
     return findings
 

@@ -1,4 +1,5 @@
-"""Thin wrapper over the buildah CLI: build, inspect, tag, push, and import a root file system.
+"""Thin wrapper over the buildah CLI: build, inspect, tag, push, manifest lists, and import a
+root file system.
 
 Every call goes through ``pipeline.tools.run.run``. Isolation is always ``chroot``: the OCI
 runtimes (runc/crun) need a cgroup setup that build machines and CI containers often lack
@@ -180,6 +181,10 @@ def store_root() -> Path:
     return _images_dir().parent
 
 
+def _index() -> list[dict[str, Any]]:
+    return list(json.loads((_images_dir() / "images.json").read_text()))
+
+
 def stored_images() -> dict[str, tuple[str, ...]]:
     """Every image in local storage: id -> names.
 
@@ -189,10 +194,18 @@ def stored_images() -> dict[str, tuple[str, ...]]:
     to ``buildah images`` when the index is not where the store says.
     """
     try:
-        index = json.loads((_images_dir() / "images.json").read_text())
-        return {str(i["id"]): tuple(i.get("names") or ()) for i in index}
+        return {str(i["id"]): tuple(i.get("names") or ()) for i in _index()}
     except (OSError, ValueError, KeyError, TypeError):
         return {str(i["id"]): tuple(i.get("names") or ()) for i in images()}
+
+
+def manifest_digests() -> dict[str, str]:
+    """Image id -> the digest of its manifest (what an index entry names), from the store's
+    index; {} when it cannot be read."""
+    try:
+        return {str(i["id"]): str(i.get("digest") or "") for i in _index()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
 
 def abandoned_images(
@@ -309,3 +322,34 @@ def import_rootfs(
     finally:
         if container:
             _buildah(["rm", container], check=False)
+
+
+# --- manifest lists (image indexes) ------------------------------------------------------------
+
+
+def manifest_create(name: str, images_: Sequence[str]) -> None:
+    """A manifest list ``name`` in local storage holding ``images_`` (ids or names), one entry
+    each, with the platform each image's config names, in that order."""
+    _buildah(["manifest", "create", name])
+    for image in images_:
+        _buildah(["manifest", "add", name, f"containers-storage:{image}"])
+
+
+def manifest_inspect(name: str) -> dict[str, Any] | None:
+    """The list ``name`` as buildah keeps it; None when there is no such list."""
+    done = _buildah(["manifest", "inspect", name], check=False)
+    return dict(json.loads(done.stdout)) if done.returncode == 0 else None
+
+
+def manifest_rm(name: str) -> None:
+    _buildah(["manifest", "rm", name], check=False)
+
+
+def manifest_push(name: str, dest: str, *, digestfile: Path, tls_verify: bool = True) -> str:
+    """Push the list ``name`` and every image in it (``--all``) to ``dest`` as an OCI image
+    index; returns the index's digest. The images go first, by digest, and the index last, at
+    its tag: a push that stops half-way leaves no tag naming an incomplete index."""
+    args: list[str | Path] = ["manifest", "push", "--all", "--format", "oci", "--quiet"]
+    args += ["--digestfile", digestfile, f"--tls-verify={'true' if tls_verify else 'false'}"]
+    _buildah([*args, name, dest], timeout=BUILD_TIMEOUT)
+    return digestfile.read_text().strip()

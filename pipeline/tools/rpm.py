@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,12 +50,14 @@ def rpmbuild(
     sourcedir: Path,
     defines: Sequence[tuple[str, str]],
     env: Mapping[str, str],
+    target: str | None = None,
 ) -> None:
-    """``rpmbuild -ba``; a failure is a ``ToolError`` whose message is rpmbuild's own reason."""
+    """``rpmbuild -ba`` (``--target`` an rpm arch); a failure is a ``ToolError`` whose message
+    is rpmbuild's own reason."""
     # --nodeps: BuildRequires name RPM capabilities; on a Debian host the rpm database is empty,
     # so the rpms stage checks the tools a spec needs itself before calling this.
     paths = (("_topdir", str(topdir)), ("_sourcedir", str(sourcedir)))
-    argv = ["rpmbuild", "-ba", "--nodeps"]
+    argv = ["rpmbuild", "-ba", "--nodeps", *(["--target", target] if target else [])]
     argv += _define_args((*paths, *REPRODUCIBLE_DEFINES, *defines))
     try:
         run([*argv, str(spec)], env=dict(env), cwd=topdir)
@@ -67,6 +70,28 @@ def rpmbuild(
             stdout_tail=exc.stdout_tail,
             hint=f"the whole log: re-run with --debug; the build tree is {topdir}",
         ) from exc
+
+
+#: How distributions name the C cross toolchain of an architecture: Debian's
+#: ``gcc-aarch64-linux-gnu`` (with ``binutils-aarch64-linux-gnu``), openSUSE's
+#: ``cross-aarch64-gcc*`` (``aarch64-suse-linux-gcc``).
+CROSS_TRIPLETS = ("{arch}-linux-gnu", "{arch}-suse-linux")
+
+
+def cross_prefix(arch: str) -> str | None:
+    """``aarch64-linux-gnu`` when that toolchain's gcc and strip are on PATH."""
+    for triplet in CROSS_TRIPLETS:
+        prefix = triplet.format(arch=arch)
+        if shutil.which(f"{prefix}-gcc") and shutil.which(f"{prefix}-strip"):
+            return prefix
+    return None
+
+
+def cross_defines(prefix: str) -> list[tuple[str, str]]:
+    """rpmbuild's defines for a build whose binaries are of another architecture than the
+    host: rpm's brp-strip scripts run ``%__strip`` and ``%__objdump`` over them, and the
+    host's binutils cannot read them ("Unable to recognise the format")."""
+    return [("__strip", f"{prefix}-strip"), ("__objdump", f"{prefix}-objdump")]
 
 
 def buildrequires(spec: Path, defines: Iterable[tuple[str, str]]) -> str:

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from pipeline.images.manifests import scan_files
+from pipeline.images.reference import parse_reference
 from pipeline.images.registry import NotFound, RegistryClient
 from pipeline.obs.service import load_service
 from pipeline.tools import buildah
@@ -47,6 +48,9 @@ KUBEVIRT_PACKAGES = {
     "kubevirt-manifests",
     "obs-service-kubevirt_containers_meta",
 }
+#: The `local` target's platforms, as rpm names them.
+ARCHES = ("x86_64", "aarch64")
+PLATFORMS = {"x86_64": "linux/amd64", "aarch64": "linux/arm64"}
 CDI_PACKAGES = {
     f"containerized-data-importer-{sub}"
     for sub in (
@@ -90,8 +94,8 @@ class LocalBuild:
     def report(self) -> dict[str, Any]:
         return json.loads((self.project / "build/local/report.json").read_text())
 
-    def rpms(self) -> list[Path]:
-        return sorted((self.project / "build/local/repo/RPMS").glob("*.rpm"))
+    def rpms(self, arch: str = "x86_64") -> list[Path]:
+        return sorted((self.project / f"build/local/repo/{arch}/RPMS").glob("*.rpm"))
 
 
 @pytest.fixture(scope="module")
@@ -110,10 +114,19 @@ def published(local: LocalBuild) -> LocalBuild:
     return local
 
 
-def test_rpms_hold_every_subpackage(local: LocalBuild) -> None:
-    names = {rpmtool.query(path).name for path in local.rpms()}
-    assert names >= KUBEVIRT_PACKAGES
-    assert names >= CDI_PACKAGES
+def test_rpms_hold_every_subpackage_for_each_architecture(local: LocalBuild) -> None:
+    for arch in ARCHES:
+        infos = [rpmtool.query(path) for path in local.rpms(arch)]
+        names = {info.name for info in infos}
+        assert names >= KUBEVIRT_PACKAGES | CDI_PACKAGES, arch
+        assert {info.arch for info in infos} == {arch}
+    products = local.report()["rpms"]["products"]
+    assert {tuple(p["arches"]) for p in products.values()} == {tuple(ARCHES)}
+    for arch in ARCHES:  # one meta env file per architecture, and all alike
+        for meta in ("kubevirt_containers_meta", "cdi_containers_meta"):
+            path = local.project / f"build/local/sysroot/{arch}/usr/lib/obs/service/{meta}"
+            x86 = local.project / f"build/local/sysroot/x86_64/usr/lib/obs/service/{meta}"
+            assert path.read_text() == x86.read_text()
 
 
 def test_manifests_and_meta_env_file_agree(local: LocalBuild, tmp_path: Path) -> None:
@@ -169,7 +182,7 @@ def manifest_image(product: str) -> str:
     return "virt-operator" if product == "kubevirt" else "cdi-operator"
 
 
-def test_every_image_is_built_tagged_and_runs(local: LocalBuild) -> None:
+def test_every_image_is_built_for_each_architecture_and_labelled(local: LocalBuild) -> None:
     images = local.report()["containers"]["images"]
     products = local.report()["rpms"]["products"]
     assert len(images) == 17
@@ -178,15 +191,20 @@ def test_every_image_is_built_tagged_and_runs(local: LocalBuild) -> None:
         tag = products[entry["product"]]["tag"]
         assert entry["reference"] == f"{local.address}/kubevirt/{name}:{tag}"
         assert entry["reference"] in entry["tags"]
-        listed = buildah.inspect(entry["reference"])
-        assert listed["FromImageID"].removeprefix("sha256:") == entry["id"]
+        assert set(entry["arches"]) == set(ARCHES), name
+        for arch, built in entry["arches"].items():
+            assert built["name"] == f"{entry['reference']}-{arch}"
+            listed = buildah.inspect(built["name"])
+            assert listed["FromImageID"].removeprefix("sha256:") == built["id"]
+            assert f"linux/{listed['OCIv1']['architecture']}" == built["platform"]
+            assert built["platform"] == PLATFORMS[arch]
+            assert built["rpms"], f"{name} ({arch}) installed no RPM"
         labels = entry["labels"]
         version = products[entry["product"]]["version"]
         assert labels["org.opencontainers.image.version"] == version
         assert labels["org.opensuse.kubevirt.version"] == version
         assert labels["org.opensuse.reference"] == entry["reference"]
         assert labels["org.opensuse.kubevirt.reference"] == entry["reference"]
-        assert entry["rpms"], f"{name} installed no RPM"
 
 
 def own_package(image_dir: Path) -> str:
@@ -197,28 +215,33 @@ def own_package(image_dir: Path) -> str:
     return service.values("eval")[0].split()[0].removeprefix("pkg=")
 
 
-def test_each_image_holds_its_rpm_and_its_entrypoint_runs(local: LocalBuild) -> None:
+def test_each_architecture_holds_its_rpm_and_its_entrypoint_runs(local: LocalBuild) -> None:
+    """Every image of each architecture, run (the arm64 ones under qemu-user): its own RPM is
+    of that architecture, and its entrypoint prints its name, version and GOOS/GOARCH."""
     report = local.report()
+    qf = "%{NAME}-%{VERSION}-%{RELEASE} %{ARCH}\\n"
     for name, entry in report["containers"]["images"].items():
         product = report["rpms"]["products"][entry["product"]]
         image_dir = next((local.project / "dockerfiles").glob(f"*/{name}"))
         package = own_package(image_dir)
-        query = buildah.run_in(entry["id"], ["rpm", "-q", package])
-        assert query.stdout.strip() == f"{package}-{product['version']}-{product['release']}.x86_64"
-        entrypoint = buildah.inspect(entry["id"])["OCIv1"]["config"]["Entrypoint"]
-        if name == "pr-helper":
-            continue  # qemu-pr-helper is a distribution binary: a stub on the local base
-        printed, version = buildah.run_in(entry["id"], entrypoint).stdout.split()
-        assert version == f"v{product['version']}"
-        binary = Path(entrypoint[0]).name
-        # openSUSE installs CDI's binaries as virt-cdi-*; the cloner starts through a script
-        assert binary.endswith(printed) or binary == "cloner_startup.sh", (binary, printed)
+        for arch, built in entry["arches"].items():
+            query = buildah.run_in(built["id"], ["rpm", "-q", "--qf", qf, package])
+            nvr = f"{package}-{product['version']}-{product['release']}"
+            assert query.stdout == f"{nvr} {arch}\n", (name, arch)
+            entrypoint = buildah.inspect(built["id"])["OCIv1"]["config"]["Entrypoint"]
+            if name == "pr-helper":
+                continue  # qemu-pr-helper is a distribution binary: a stub on the local base
+            printed, version, platform = buildah.run_in(built["id"], entrypoint).stdout.split()
+            assert (version, platform) == (f"v{product['version']}", built["platform"])
+            binary = Path(entrypoint[0]).name
+            # openSUSE installs CDI's binaries as virt-cdi-*; the cloner starts through a script
+            assert binary.endswith(printed) or binary == "cloner_startup.sh", (binary, printed)
 
 
 def test_hygiene_nothing_of_the_build_stays_in_an_image(local: LocalBuild) -> None:
     for name, entry in local.report()["containers"]["images"].items():
         out = buildah.run_in(
-            entry["id"],
+            entry["arches"]["x86_64"]["id"],
             [
                 "sh",
                 "-c",
@@ -235,6 +258,53 @@ def test_publish_then_verify_is_green(published: LocalBuild) -> None:
     result = json.loads(verified.stdout)
     assert result["ok"] is True
     assert len(result["references"]) >= 17
+
+
+def test_every_tag_is_an_index_of_both_architectures(published: LocalBuild) -> None:
+    """Each image's every tag names one OCI image index with an amd64 and an arm64 entry, each
+    that architecture's image as built (its config is the image's id)."""
+    images = published.report()["containers"]["images"]
+    assert {e["product"] for e in images.values()} == {"kubevirt", "cdi"}
+    with RegistryClient() as client:
+        for name, entry in images.items():
+            for tag in entry["tags"]:
+                answer = client.get_manifest_document(tag)
+                assert not isinstance(answer, NotFound), tag
+                info, doc = answer
+                assert info.is_index and info.digest == entry["digest"], tag
+                assert info.media_type == "application/vnd.oci.image.index.v1+json"
+                assert info.platforms == ("linux/amd64", "linux/arm64"), tag
+            ref = parse_reference(entry["reference"])
+            for item in doc["manifests"]:
+                arch = next(
+                    a for a, p in PLATFORMS.items() if item["platform"]["architecture"] in p
+                )
+                config = client.config_digest(ref.with_digest(item["digest"]))
+                assert config == f"sha256:{entry['arches'][arch]['id']}", (name, arch)
+
+
+def test_a_deleted_architecture_is_caught_and_a_republish_restores_it(
+    published: LocalBuild,
+) -> None:
+    """kubevirt#15779: an index whose arm64 image is not there. verify-tags names the image
+    and the platform (exit 1); publish pushes the missing image again."""
+    local = published
+    entry = local.report()["containers"]["images"]["virt-api"]
+    ref = parse_reference(entry["reference"])
+    with RegistryClient() as client:
+        answer = client.get_manifest_document(ref)
+        assert not isinstance(answer, NotFound)
+        arm64 = next(m for m in answer[1]["manifests"] if m["platform"]["architecture"] == "arm64")
+        assert delete_manifest(client, str(ref.with_digest(arm64["digest"])))
+    verified = local.pipeline("verify-tags", "--json", "-")
+    assert verified.returncode == 1, verified.stderr[-3000:]
+    bad = [r for r in json.loads(verified.stdout)["references"] if not r["ok"]]
+    assert {r["reference"].split("@")[0] for r in bad} == {entry["reference"]}
+    for finding in bad:
+        assert any("lacks platform linux/arm64" in p for p in finding["problems"]), finding
+    assert local.pipeline("publish").returncode == 0
+    again = local.pipeline("verify-tags")
+    assert again.returncode == 0, again.stderr[-3000:]
 
 
 def test_a_deleted_tag_is_caught_and_a_republish_restores_it(published: LocalBuild) -> None:

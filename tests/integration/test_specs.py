@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.core.plan import host_platform
 from pipeline.tools.run import run, tool_env
 from tests.support.paths import ROOT
 from tests.support.tools import need_tool
@@ -348,7 +349,7 @@ def test_packaged_binary_reports_name_and_version(
     built = builds[key]
     root = _extract(built.rpms[package], tmp_path)
     out = run([str(root / "usr/bin" / binary), "--version"]).stdout
-    assert out == f"{reported} v{built.case.version}\n"
+    assert out == f"{reported} v{built.case.version} {host_platform()}\n"
 
 
 def test_version_conditionals_pick_the_component_files(

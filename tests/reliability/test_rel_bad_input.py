@@ -29,7 +29,7 @@ Mutate = Callable[[Path], None]
 #: The line the message must name: a number, the line of the first occurrence of a text in the
 #: mutated file, ANY line, or None (the file has no line to name).
 ANY = -1
-META = "build/local/sysroot/usr/lib/obs/service/kubevirt_containers_meta"
+META = "build/local/sysroot/x86_64/usr/lib/obs/service/kubevirt_containers_meta"
 VIRT_API = "dockerfiles/kubevirt/virt-api"
 
 
@@ -949,7 +949,7 @@ def successes(project: Project) -> dict[tuple[str, str], str]:
         done[("rpms", name)] = entry["release"]
     for name, entry in report.get("containers", {}).get("images", {}).items():
         if entry.get("state") in ("built", "up to date"):
-            done[("containers", name)] = entry["id"]
+            done[("containers", name)] = json.dumps(entry["arches"], sort_keys=True)
     for name, entry in project.releases().get("products", {}).items():
         if entry.get("last_success"):
             done[("release", name)] = json.dumps(entry["last_success"], sort_keys=True)

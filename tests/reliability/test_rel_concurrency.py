@@ -51,7 +51,8 @@ def assert_tree_whole(project: Project) -> None:
         for info in entry["rpms"]:
             path = project.root / info["path"]
             assert rpm.query(path).sha256 == info["sha256"], path
-    assert (project.build_dir / "repo" / "repodata" / "repomd.xml").is_file()
+    for arch in ("x86_64", "aarch64"):
+        assert (project.build_dir / "repo" / arch / "repodata" / "repomd.xml").is_file()
     for key, taken in project.taken().items():
         assert len(taken) == len(set(taken)), f"{key}: a release handed out twice: {taken}"
 

@@ -6,19 +6,24 @@ with no manual clean-up and never reuses a release number.
 - ``build`` after an image change: a CDI Dockerfile changed in a copy, so the run takes a new
   CDI release and rebuilds its RPMs and images; it is interrupted twice (SIGINT, then SIGTERM),
   then run to the end.
-- ``publish`` of that rebuild: interrupted twice (SIGINT, SIGTERM), then run to the end, and
-  verify-tags is green.
+- ``publish`` of that rebuild, first between the two architectures of an image: SIGTERM once
+  its amd64 image is in the registry and its arm64 one on the way (the proxy holds that
+  request): no floating tag moved, no release record; then interrupted twice at random (SIGINT,
+  SIGTERM), then run to the end: the set complete, its records written, verify-tags green.
 """
 
 from __future__ import annotations
 
 import signal
+import threading
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from pipeline.core.errors import EXIT_OK
-from tests.reliability.invariants import check_published
+from tests.reliability.faultproxy import drop
+from tests.reliability.invariants import Release, check_published
 from tests.reliability.project import Project, interrupt, processes_mentioning, registry_tags
 from tests.support.shared_build import SharedBuild, seeded
 
@@ -94,10 +99,62 @@ def test_interrupted_containers_stage_recovers(rebuilt: Project) -> None:
         assert entry["release"] == held[-1], (name, held)
 
 
+class SecondArchitecture:
+    """A proxy handler that holds the second image manifest a push sends by digest (an
+    index's entries go first, one per architecture, the index last at its tag): the first
+    image's arm64 image, its amd64 one already in."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self.stopped = threading.Event()
+        self.seen: list[str] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, h: BaseHTTPRequestHandler) -> bool:
+        if h.command != "PUT" or "/manifests/" not in h.path:
+            return False
+        with self._lock:
+            self.seen.append(h.path)
+            second = len(self.seen) == 2
+        if not second:
+            return False
+        self.arrived.set()
+        self.stopped.wait(120)  # until the publish is interrupted; then never stored
+        return drop(h)
+
+
+def interrupt_between_architectures(project: Project, shared: SharedBuild) -> None:
+    """SIGTERM while publish has the first image's amd64 image in the registry and its arm64
+    one on the way: nothing floats onto the new set, no release record, no unique tag."""
+    release = Release.of(project)
+    before = registry_tags(shared.url)
+    hold = SecondArchitecture()
+    shared.proxy.handler = hold
+    log = project.root.parent / "publish-between.log"
+    try:
+        proc = project.start("publish", log=log)
+        assert hold.arrived.wait(600), "publish pushed no second image manifest"
+        returncode = interrupt(proc, signal.SIGTERM, 0.0)
+    finally:
+        hold.stopped.set()
+        shared.proxy.reset()
+    assert_interrupted(returncode, signal.SIGTERM, log.read_text(), project.root)
+    assert returncode == exit_of(signal.SIGTERM)
+    assert all("/manifests/sha256:" in path for path in hold.seen), hold.seen
+    check_published(project, shared.url, "publish stopped between two architectures")
+    after = registry_tags(shared.url)
+    assert f"cdi-{release.products['cdi']['tag']}" not in project.records()
+    for image in release.of_product("cdi"):
+        repo, floating = release.repo(image), release.floating_tag(image)
+        assert after.get(repo, {}).get(floating) == before.get(repo, {}).get(floating), image
+        assert release.unique_tag(image) not in after.get(repo, {}), image
+
+
 def test_interrupted_publish_recovers(rebuilt: Project, shared: SharedBuild) -> None:
     project = rebuilt
     if not project.report().get("containers"):
         pytest.skip("the rebuild before it failed")
+    interrupt_between_architectures(project, shared)
     rng = seeded("interrupt-publish")
     for sig in (signal.SIGINT, signal.SIGTERM):
         log = project.root.parent / f"publish-{sig.name}.log"

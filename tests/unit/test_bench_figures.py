@@ -182,14 +182,22 @@ def report() -> dict[str, Any]:
                 "a": {
                     "state": "built",
                     "seconds": 100.0,
-                    "own_size": 1200,
-                    "rpms": ["x-1-1.x86_64"],
+                    "arches": {
+                        "x86_64": {"own_size": 1200, "rpms": ["x-1-1.x86_64"], "seconds": 30.0},
+                        "aarch64": {"own_size": 1300, "rpms": ["x-1-1.aarch64"], "seconds": 70.0},
+                    },
                 },
                 "b": {
                     "state": "built",
                     "seconds": 60.0,
-                    "own_size": 3000,
-                    "rpms": ["y-1-1.x86_64", "z-1-1.noarch"],
+                    "arches": {
+                        "x86_64": {
+                            "own_size": 3000,
+                            "rpms": ["y-1-1.x86_64", "z-1-1.noarch"],
+                            "seconds": 20.0,
+                        },
+                        "aarch64": {"own_size": 3100, "rpms": [], "seconds": 40.0},
+                    },
                 },
                 "c": {"state": "excluded", "seconds": 0.0},
             },
@@ -207,11 +215,37 @@ def test_parallel_and_overhead_from_the_report() -> None:
 
 
 def test_weight_per_image_and_rpms_missing_from_the_repo() -> None:
-    fig = build_figures.weight_figure(report(), {"x-1-1.x86_64": 1000, "y-1-1.x86_64": 2000})
+    fig = build_figures.weight_figure(
+        report(), {"x-1-1.x86_64": 1000, "y-1-1.x86_64": 2000}, "x86_64"
+    )
     assert fig.value == pytest.approx(1.5)  # b: 3000 / 2000, z is not in the repo
     assert fig.detail["images"]["b"]["rpms_not_in_repo"] == ["z-1-1.noarch"]
     assert "c" not in fig.detail["images"]
     assert fig.detail["least_excess_bytes"] == 200  # a: 1200 B of layers for 1000 B of RPMs
+
+
+def test_second_arch_figure_names_the_emulated_steps() -> None:
+    one = {
+        "containers": {"images": {"a": {"state": "built", "arches": {"x86_64": {"seconds": 25.0}}}}}
+    }
+    fig = build_figures.second_arch_figure(
+        build_figures.Build(120.0, 300.0, report()),
+        build_figures.Build(60.0, 150.0, one),
+        "x86_64",
+        "aarch64",
+    )
+    assert fig.value == pytest.approx(2.0) and fig.met is True
+    assert fig.detail["image_seconds_aarch64_emulated"] == 110.0
+    assert fig.detail["image_seconds_x86_64"] == 50.0
+    assert fig.detail["one_arch_image_seconds"] == 25.0
+    assert "emulated: the aarch64 image builds' RUN steps and rpm -qa" in fig.summary
+    slow = build_figures.second_arch_figure(
+        build_figures.Build(120.0, 400.0, report()),
+        build_figures.Build(60.0, 150.0, one),
+        "x86_64",
+        "aarch64",
+    )
+    assert slow.met is False
 
 
 def test_noop_figure_checks_seconds_and_keeps_the_ratio() -> None:

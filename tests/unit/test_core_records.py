@@ -14,6 +14,7 @@ from pipeline.core.plan import ImagePlan, Plan, ProductPlan, rpm_arch
 from pipeline.core.release import LastBuild, ReleaseBook, ReleaseRecord
 from pipeline.core.report import (
     FORMAT,
+    ArchImage,
     ContainersSection,
     ImageBuild,
     ProductBuild,
@@ -59,9 +60,20 @@ def a_plan() -> Plan:
 
 
 def rpms_section() -> RpmsSection:
-    record = RpmRecord("a-1-1.x86_64", "a", "build/local/a.rpm", "00", ("/usr/bin/a",))
+    records = tuple(
+        RpmRecord(f"a-1-1.{arch}", "a", f"build/local/a.{arch}.rpm", "00", ("/usr/bin/a",), arch)
+        for arch in ("x86_64", "aarch64")
+    )
     product = ProductBuild(
-        "1.9.0", "1.1", "1.9.0-1.1", "abc", {"PKG_RELEASE": "1.1"}, 1, (record,), 2.5
+        "1.9.0",
+        "1.1",
+        "1.9.0-1.1",
+        "abc",
+        {"PKG_RELEASE": "1.1"},
+        1,
+        records,
+        2.5,
+        ("x86_64", "aarch64"),
     )
     return RpmsSection({"kubevirt": product}, True, "build/local/repo", "build/local/sysroot", {})
 
@@ -79,13 +91,23 @@ def test_report_sections_round_trip(tmp_path: Path) -> None:
     assert report.rpms() is None
     rpms = rpms_section()
     report.write("rpms", rpms)
-    image = ImageBuild("virt-api", "kubevirt", "built", tags=("r/k/virt-api:1",), id="x")
-    report.write("containers", ContainersSection("base", {"virt-api": image}, {}))
+    arches = {
+        arch: ArchImage(f"linux/{oci}", f"id-{arch}", f"r/k/virt-api:1-{arch}", 9, 1, ("a",), 1.0)
+        for arch, oci in (("x86_64", "amd64"), ("aarch64", "arm64"))
+    }
+    image = ImageBuild("virt-api", "kubevirt", "built", tags=("r/k/virt-api:1",), arches=arches)
+    bases = {"x86_64": "b1", "aarch64": "b2"}
+    report.write("containers", ContainersSection(bases, {"virt-api": image}, {}))
     report.record_digests({"virt-api": "sha256:1"})
     again = Report(tmp_path / "report.json", "local")
     read = again.require_rpms()
     assert read.products == rpms.products and read.finished
-    assert again.require_containers().images["virt-api"].digest == "sha256:1"
+    assert read.products["kubevirt"].rpm("a", "aarch64") == rpms.products["kubevirt"].rpms[1]
+    assert read.products["kubevirt"].rpm("a") == rpms.products["kubevirt"].rpms[0]
+    written = again.require_containers()
+    assert written.images["virt-api"].digest == "sha256:1"
+    assert written.images["virt-api"].arches == arches and written.bases == bases
+    assert written.images["virt-api"].platforms == ("linux/amd64", "linux/arm64")
     assert json.loads(report.path.read_text())["format"] == FORMAT
 
 

@@ -108,7 +108,7 @@ def test_local_runs_offline_after_setup(job: dict[str, Any]) -> None:
     for step in local[index + 1 :]:
         assert not re.search(r"noxw? -s|-m pipeline|pipeline\.", step.get("run", "")), step
     setup = " ".join(s.get("run", "") for s in local[:index])
-    assert "noxw -s setup-host" in setup and "ensure_local_base" in setup
+    assert "noxw -s setup-host" in setup and "ensure_target_bases" in setup
     assert "fetch-sources" not in setup
 
 
