@@ -4,7 +4,7 @@ Measures every figure in one run, prints them in one table beside their targets 
 ``bench/results.json``. Everything runs in temporary directories with registries of its own on
 free loopback ports; the project tree is only read (the build figures build a copy of it).
 
-Arguments (after ``--`` for nox): ``verify`` for figure 1 only, ``build`` for figures 2-6 only;
+Arguments (after ``--`` for nox): ``verify`` for figure 1 only, ``build`` for figures 2-7 only;
 both (the default) for all.
 """
 
@@ -98,7 +98,7 @@ def measure(project_yaml: Path, parts: tuple[str, ...], work: Path) -> list[Figu
                 REPO_ROOT, project, project_yaml, work / "verify", verify_tags.Settings()
             )
     if "build" in parts:
-        with out.status("figures 2-6: full build of the local target in a copy …"):
+        with out.status("figures 2-7: full builds of the local target in copies …"):
             figures += build_figures.measure(REPO_ROOT, project_yaml.parent, work / "build")
     return figures
 

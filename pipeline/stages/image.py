@@ -63,22 +63,18 @@ def repos_d(repo_dir: Path) -> Path:
     return directory
 
 
-#: Tries of ``rpm -qa`` in an image that printed nothing (see ``installed_rpms``).
-RPM_QUERY_TRIES = 3
-
-
 def installed_rpms(image_id: str) -> list[str]:
     """The NEVRAs in the image's rpm database. Every image here holds rpm itself, so an empty
-    answer is never true: under parallel image builds ``buildah run`` was seen to return
-    nothing with exit 0 (twice in a few hundred runs); it is asked again, and an image whose
-    database still reads empty is an error, never an image recorded without its RPMs."""
+    answer is never true (``buildah.run_in`` asks again when a run printed nothing), and an
+    image whose database still reads empty is an error, never an image recorded without its
+    RPMs."""
     argv = ["rpm", "-qa", "--qf", "%{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}\\n"]
-    for _ in range(RPM_QUERY_TRIES):
-        found = sorted(line for line in buildah.run_in(image_id, argv).stdout.splitlines() if line)
-        if found:
-            return found
+    done = buildah.run_in(image_id, argv, prints=True)
+    found = sorted(line for line in done.stdout.splitlines() if line)
+    if found:
+        return found
     raise ToolError(
-        f"rpm -qa in image {image_id[:12]} printed nothing, {RPM_QUERY_TRIES} times",
+        f"rpm -qa in image {image_id[:12]} printed nothing, {buildah.RUN_TRIES} times",
         hint="re-run the build; if it persists, check the image's rpm database",
     )
 

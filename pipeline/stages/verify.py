@@ -32,6 +32,7 @@ from pipeline.core.errors import EXIT_MISMATCH, EXIT_OK, InputError, Location, R
 from pipeline.core.release import ReleaseRecord
 from pipeline.images.manifests import FoundImage, ManifestScan, scan_files
 from pipeline.images.reference import ImageReference
+from pipeline.images.reference import parse_reference as as_ref
 from pipeline.images.registry import INDEX_TYPES, Failed, ImageDetails, NotFound, RegistryClient
 from pipeline.images.shipped import unpack_manifests
 from pipeline.stages.bundle import pinned_manifests
@@ -72,6 +73,11 @@ class Expectations:
 
     digests: dict[str, str] = field(default_factory=dict)
     platforms: tuple[str, ...] = ()
+    #: Tag -> the platforms its image was built for, when an ``#!ExclusiveArch`` left some out.
+    image_platforms: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def platforms_of(self, ref: ImageReference) -> tuple[str, ...]:
+        return self.image_platforms.get(str(replace(ref, digest=None)), self.platforms)
 
 
 def _product_of(image: FoundImage, products: dict[str, Product]) -> str:
@@ -101,7 +107,10 @@ def _expectations(ctx: Context) -> Expectations:
         for record in ReleaseRecord.load_all(ctx.build_dir)
         for ref, digest in record.images.items()
     }
-    return Expectations(digests=digests, platforms=ctx.platforms)
+    built = ctx.report.containers()
+    images = built.images.values() if built else ()
+    platforms = {str(as_ref(tag)): i.platforms for i in images if i.usable for tag in i.tags}
+    return Expectations(digests=digests, platforms=ctx.platforms, image_platforms=platforms)
 
 
 def check(
@@ -134,12 +143,9 @@ def check(
         raise RegistryError(f"{findings[0].where}: {_without_stage(unreachable[0].message)}")
     for finding, image, result in zip(findings, scan.images, results, strict=True):
         _check_one(finding, image, result, by_tag.get(finding.reference), expect)
-        if (
-            expect.platforms
-            and isinstance(result, ImageDetails)
-            and result.media_type in INDEX_TYPES
-        ):
-            found = unpullable_platforms(client, result.reference, result.digest, expect.platforms)
+        wanted = expect.platforms_of(image.reference)
+        if wanted and isinstance(result, ImageDetails) and result.media_type in INDEX_TYPES:
+            found = unpullable_platforms(client, result.reference, result.digest, wanted)
             for platform in found:  # an index naming an entry deleted since
                 finding.fail(f"lacks platform {platform}: its index entry is not in the registry")
     _check_tags(findings, scan, products, per_file)
@@ -163,8 +169,8 @@ def _check_one(
     _check_recorded(finding, image.reference, result, expect)
     if by_tag is not None:
         _check_pinned(finding, image.reference, by_tag)
-    if expect.platforms:
-        missing = sorted(set(expect.platforms) - set(result.platforms))
+    if expect.platforms_of(image.reference):
+        missing = sorted(set(expect.platforms_of(image.reference)) - set(result.platforms))
         if missing:
             finding.fail(
                 f"lacks platforms {', '.join(missing)} (has {', '.join(result.platforms)})"

@@ -276,13 +276,27 @@ def push(
     return digestfile.read_text().strip() if digestfile is not None else None
 
 
-def run_in(image: str, argv: Sequence[str], *, check: bool = True) -> Completed:
-    """Run ``argv`` in a throwaway container of ``image`` and remove the container."""
-    container = _buildah(["from", "--pull=never", "--quiet", image]).stdout.strip()
-    try:
-        return _buildah(["run", "--isolation", "chroot", container, "--", *argv], check=check)
-    finally:
-        _buildah(["rm", container], check=False)
+#: Tries of a ``run_in`` that must print something (see ``run_in``).
+RUN_TRIES = 3
+
+
+def run_in(
+    image: str, argv: Sequence[str], *, check: bool = True, prints: bool = False
+) -> Completed:
+    """Run ``argv`` in a throwaway container of ``image`` and remove the container.
+
+    ``prints``: the command always prints something. ``buildah run`` was seen to return nothing
+    with exit 0 while other builds ran on the store (a few times in hundreds of runs, more
+    under load); such a run is tried again, up to ``RUN_TRIES`` times."""
+    for _ in range(RUN_TRIES if prints else 1):
+        container = _buildah(["from", "--pull=never", "--quiet", image]).stdout.strip()
+        try:
+            done = _buildah(["run", "--isolation", "chroot", container, "--", *argv], check=check)
+        finally:
+            _buildah(["rm", container], check=False)
+        if done.stdout.strip() or done.returncode != 0:
+            break
+    return done
 
 
 def import_rootfs(

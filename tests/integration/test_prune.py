@@ -6,7 +6,9 @@ reports.
 The store is a private one (``CONTAINERS_STORAGE_CONF``, which the pipeline passes to buildah):
 prune must never touch the host's store from a test. Images are small real ones, six releases of
 virt-api, each tagged as a build tags it (``<version>-<release>``, OBS's
-``<version>.<release>``); the newest also under the floating ``<version>``.
+``<version>.<release>``); the newest also under the floating ``<version>``. One release that goes
+is a two-architecture one, as the containers stage leaves it (``<version>-<release>-<arch>`` in
+the store) and publish pushes it (an index per tag): its index and both images go.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.release import ReleaseBook, ReleaseRecord
-from pipeline.core.report import ContainersSection, ImageBuild, Report
+from pipeline.core.report import ArchImage, ContainersSection, ImageBuild, Report
 from pipeline.stages.prune import disk_bytes
 from pipeline.tools import registry_server
 from pipeline.tools.run import run
@@ -54,13 +56,13 @@ class Store:
     def __call__(self, *args: str) -> str:
         return run(["buildah", *args], env=self.env, timeout=300).stdout.strip()
 
-    def image(self, name: str, content: str) -> str:
+    def image(self, name: str, content: str, arch: str = "amd64") -> str:
         source = self.conf.parent / f"content-{uuid.uuid4().hex}"
         source.write_text(content)
         container = self("from", "scratch")
         try:
             self("copy", "--quiet", container, str(source), "/content.txt")
-            self("config", "--os", "linux", "--arch", "amd64", container)
+            self("config", "--os", "linux", "--arch", arch, container)
             return self("commit", "--quiet", container, name).removeprefix("sha256:")
         finally:
             self("rm", container)
@@ -77,6 +79,9 @@ class Setup:
     server: registry_server.RegistryServer
     ids: dict[str, str]
     digests: dict[str, str]
+    #: The two-architecture release's arm64 image, and the manifests its index names.
+    arm64: str
+    entries: tuple[str, ...]
 
     @property
     def path(self) -> str:
@@ -93,6 +98,12 @@ class Setup:
         assert done.returncode == 0, done.stderr
         result: dict[str, object] = json.loads(done.stdout)
         return result
+
+    def manifest_status(self, digest: str) -> str:
+        url = f"{self.server.url}/v2/kubevirt/virt-api/manifests/{digest}"
+        accept = "Accept: application/vnd.oci.image.manifest.v1+json"
+        curl = ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-I", "-H", accept, url]
+        return run(curl).stdout
 
     def tags(self) -> list[str]:
         url = f"{self.server.url}/v2/kubevirt/virt-api/tags/list"
@@ -120,10 +131,52 @@ def _store(tmp: Path) -> Store:
     return Store(conf, graphroot)
 
 
+#: The release built for two architectures.
+INDEXED = "3.1"
+
+
+def _index(store: Store, path: str) -> tuple[str, str, str, tuple[str, ...]]:
+    """INDEXED's images (one per architecture, named as the containers stage names them) and
+    its index pushed to both unique tags: (amd64 id, arm64 id, index digest, entry digests)."""
+    unique = f"{path}/virt-api:{VERSION}-{INDEXED}"
+    made = {
+        arch: store.image(
+            f"{unique}-{rpm}", f"virt-api {INDEXED} {arch} {uuid.uuid4()}\n" * 4096, arch
+        )
+        for arch, rpm in (("amd64", "x86_64"), ("arm64", "aarch64"))
+    }
+    listed = f"localhost/prune-test/virt-api:{uuid.uuid4().hex}"
+    store("manifest", "create", listed)
+    for image in made.values():
+        store("manifest", "add", listed, f"containers-storage:{image}")
+    digest_file = store.conf.parent / f"digest-{INDEXED}"
+    for tag in (unique, f"{path}/virt-api:{VERSION}.{INDEXED}"):
+        store(
+            "manifest",
+            "push",
+            "--all",
+            "--format",
+            "oci",
+            "--tls-verify=false",
+            "--digestfile",
+            str(digest_file),
+            listed,
+            f"docker://{tag}",
+        )
+    store("manifest", "rm", listed)
+    # The entries as pushed (the images' manifests in the registry, compressed layers).
+    url = f"http://{unique.split('/', 1)[0]}/v2/kubevirt/virt-api/manifests/{VERSION}-{INDEXED}"
+    index = run(["curl", "-sf", "-H", "Accept: application/vnd.oci.image.index.v1+json", url])
+    entries = tuple(m["digest"] for m in json.loads(index.stdout)["manifests"])
+    return made["amd64"], made["arm64"], digest_file.read_text().strip(), entries
+
+
 def _images(setup_store: Store, path: str) -> tuple[dict[str, str], dict[str, str]]:
     """Each release's image in the store and pushed with its tags; ids and digests."""
     ids, digests = {}, {}
     for release in RELEASES:
+        if release == INDEXED:
+            continue
         unique = f"{path}/virt-api:{VERSION}-{release}"
         ids[release] = setup_store.image(unique, f"virt-api {release} {uuid.uuid4()}\n" * 4096)
         tags = [unique, f"{path}/virt-api:{VERSION}.{release}"]
@@ -155,10 +208,11 @@ def _state(project: Path, path: str, ids: dict[str, str], digests: dict[str, str
         images={oldest: digests["1.1"]},
     ).save(build_dir)
     reference = f"{path}/virt-api:{VERSION}-2.1"
+    built = ArchImage("linux/amd64", ids["2.1"], f"{reference}-x86_64", 0, 0, (), 0.0)
     image = ImageBuild(
-        "virt-api", "kubevirt", "built", reference, (reference,), ids["2.1"], release="2.1"
+        "virt-api", "kubevirt", "built", reference, (reference,), {"x86_64": built}, release="2.1"
     )
-    section = ContainersSection(base="base", images={"virt-api": image}, timings={})
+    section = ContainersSection(bases={}, images={"virt-api": image}, timings={})
     Report(build_dir / "report.json", "local").write("containers", section)
 
 
@@ -179,8 +233,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     assert server is not None
     try:
         ids, digests = _images(store, f"{server.address}/kubevirt")
+        ids[INDEXED], arm64, digests[INDEXED], entries = _index(store, f"{server.address}/kubevirt")
         _state(project, f"{server.address}/kubevirt", ids, digests)
-        yield Setup(project, store, server, ids, digests)
+        yield Setup(project, store, server, ids, digests, arm64, entries)
     finally:
         subprocess.run([*registry, "stop"], check=True, capture_output=True)
         shutil.rmtree(store.graphroot, ignore_errors=True)
@@ -201,9 +256,11 @@ def test_dry_run_lists_what_goes_and_removes_nothing(setup: Setup) -> None:
     removed = {(r["where"], r["key"]) for r in result["removed"]}  # type: ignore[attr-defined]
     assert removed == {
         *(("buildah", setup.ids[release]) for release in GOES),
+        ("buildah", setup.arm64),
         *(("registry", f"virt-api@{setup.digests[release]}") for release in GOES),
     }
     assert result["retired"] == [f"kubevirt-{VERSION}-1.1"]  # type: ignore[comparison-overlap]
+    assert [setup.manifest_status(entry) for entry in setup.entries] == ["200", "200"]
     assert (setup.store.ids(), setup.tags()) == (ids, tags)
     assert (setup.project / "build/local/releases" / f"kubevirt-{VERSION}-1.1").is_dir()
 
@@ -224,6 +281,8 @@ def test_prune_keeps_what_it_promises_and_frees_what_it_reports(setup: Setup) ->
         for tag in (f"{VERSION}-{release}", f"{VERSION}.{release}")
     )
     assert setup.tags() == sorted([*expected, VERSION])
+    # The index's images went with it, not only its tags.
+    assert [setup.manifest_status(entry) for entry in setup.entries] == ["404", "404"]
     freed = result["freed"]
     assert freed == {  # type: ignore[comparison-overlap]
         "buildah": store_before - disk_bytes(setup.store.graphroot),

@@ -132,3 +132,51 @@ def test_a_releases_per_architecture_images_belong_to_it() -> None:
     versions = versions_of(tags)
     assert versions == {"1.9.0"}
     assert [release_of(tag, versions) for tag in tags] == ["3.1", "3.1", "3.1", None]
+
+
+RECIPE_DOCKERFILE = """\
+#!BuildTag: k/virt-api:1.9.0-1.1
+#!ExclusiveArch: x86_64 aarch64
+FROM scratch
+#!ArchExclusiveLine: aarch64
+COPY arm.conf /etc/
+"""
+
+
+def test_the_recipe_of_each_architecture(tmp_path: Path) -> None:
+    """``prepare`` per architecture: the arch lines left out for the others, and an
+    ``#!ExclusiveArch`` that leaves an architecture out excludes the image on it."""
+    from pipeline.config.project import Image
+    from pipeline.stages.recipe import Facts, prepare
+
+    source = tmp_path / "virt-api"
+    source.mkdir()
+    (source / "Dockerfile").write_text(RECIPE_DOCKERFILE)
+    (source / "_service").write_text("<services/>\n")
+    facts = Facts("local", "r", "r/k", "1.9.0", "1.1", "1.9.0-1.1", 1_700_000_000, None)
+    image = Image("virt-api", source)
+
+    def recipe(arch: str) -> tuple[bool, str]:
+        work = tmp_path / "work" / arch
+        made = prepare(image, tmp_path, work, facts, tmp_path, tmp_path, arch)
+        return made.excluded, (work / "Dockerfile").read_text().splitlines()[-1]
+
+    assert recipe("aarch64") == (False, "COPY arm.conf /etc/")
+    assert recipe("x86_64") == (False, "# (left out for x86_64) COPY arm.conf /etc/")
+    assert recipe("s390x")[0] is True
+    (source / "Dockerfile").write_text(RECIPE_DOCKERFILE.replace("ExclusiveArch", "ExcludeArch"))
+    assert recipe("aarch64")[0] is True and recipe("s390x")[0] is False
+
+
+def test_verify_expects_the_platforms_each_image_was_built_for() -> None:
+    """An image an ``#!ExclusiveArch`` kept from arm64 is complete without it; every other
+    reference is held to the build's platforms."""
+    from pipeline.images.reference import parse_reference
+    from pipeline.stages.verify import Expectations
+
+    tag = "127.0.0.1:5555/k/only-x86:1-1.1"
+    expect = Expectations(platforms=BOTH, image_platforms={tag: ("linux/amd64",)})
+    assert expect.platforms_of(parse_reference(tag)) == ("linux/amd64",)
+    pinned = parse_reference(f"{tag}@sha256:" + "a" * 64)
+    assert expect.platforms_of(pinned) == ("linux/amd64",)
+    assert expect.platforms_of(parse_reference("127.0.0.1:5555/k/virt-api:1-1.1")) == BOTH
