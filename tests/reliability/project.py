@@ -172,18 +172,23 @@ def interrupt(proc: subprocess.Popen[str], sig: signal.Signals, after: float) ->
 # ----------------------------------------------------------------------------- the registry
 
 
+#: Every manifest type a tag can name here: a published tag names an index (the registry answers
+#: 404 to a request that does not accept an index's type).
+ACCEPT = ", ".join(
+    (
+        "application/vnd.oci.image.manifest.v1+json",
+        "application/vnd.oci.image.index.v1+json",
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.docker.distribution.manifest.list.v2+json",
+    )
+)
+
+
 def registry_tags(url: str) -> dict[str, dict[str, str]]:
     """Every repository of the registry at ``url`` (``http://host:port``, asked directly, not
     through a proxy) with its tags and the digest each points at."""
     found: dict[str, dict[str, str]] = {}
-    accept = ", ".join(
-        (
-            "application/vnd.oci.image.manifest.v1+json",
-            "application/vnd.oci.image.index.v1+json",
-            "application/vnd.docker.distribution.manifest.v2+json",
-            "application/vnd.docker.distribution.manifest.list.v2+json",
-        )
-    )
+    accept = ACCEPT
     with requests.Session() as session:
         catalog = session.get(f"{url}/v2/_catalog?n=1000", timeout=10)
         assert catalog.status_code == 200, catalog.text
@@ -202,7 +207,7 @@ def registry_tags(url: str) -> dict[str, dict[str, str]]:
 
 def delete_tags(url: str, repo: str, tags: Iterable[str]) -> None:
     """Delete the manifests the tags point at (and so every tag on them)."""
-    accept = "application/vnd.oci.image.manifest.v1+json"
+    accept = ACCEPT
     with requests.Session() as session:
         for tag in tags:
             head = session.head(
@@ -272,14 +277,10 @@ def keep_images(root: Path, *keep: str) -> None:
 
 
 def retreat_floating(url: str, repo: str, unique: str, floating: str) -> None:
-    """Point ``floating`` at an earlier release of the image: its manifest with one annotation
-    more (same blobs, another digest), as a floating tag looks before a publish moves it."""
-    accept = ", ".join(
-        (
-            "application/vnd.oci.image.manifest.v1+json",
-            "application/vnd.docker.distribution.manifest.v2+json",
-        )
-    )
+    """Point ``floating`` at an earlier release of the image: its manifest (an index) with one
+    annotation more (same blobs, another digest), as a floating tag looks before a publish
+    moves it."""
+    accept = ACCEPT
     with requests.Session() as session:
         got = session.get(
             f"{url}/v2/{repo}/manifests/{unique}", headers={"Accept": accept}, timeout=10
