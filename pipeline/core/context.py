@@ -24,6 +24,8 @@ class Options:
     registry: str | None = None
     jobs: int = 2
     manifests: tuple[str, ...] = ()
+    #: ``verify-tags --releases``: the targets whose releases to audit (None: not asked).
+    releases: tuple[str, ...] | None = None
     extra: tuple[str, ...] = ()
 
 
