@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.config.project import Project, Target, find_project, load_project
-from pipeline.core.report import Report
+
+if TYPE_CHECKING:  # imported when a verb reads the report (verify-tags --releases never does)
+    from pipeline.core.report import Report
 
 
 @dataclass(frozen=True)
@@ -65,4 +68,6 @@ class Context:
 
     @cached_property
     def report(self) -> Report:
+        from pipeline.core.report import Report
+
         return Report(self.report_path, self.target.name)

@@ -208,7 +208,8 @@ def run(ctx: Context, found: list[tuple[str, Path]], client: RegistryClient) -> 
     breaker = Breaker(BREAK_AFTER)
     done: list[ReleaseAudit] = []
     pending: deque[tuple[list[BundlePlan], list[Future[Found]]]] = deque()
-    with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="audit") as pool:
+    pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="audit")
+    try:
         for chunk in _rounds(ctx, found):
             probes = [p for plan in chunk for p in plan.probes]
             pending.append((chunk, [pool.submit(ask, client, breaker, p) for p in probes]))
@@ -216,6 +217,9 @@ def run(ctx: Context, found: list[tuple[str, Path]], client: RegistryClient) -> 
                 done += _collect(*pending.popleft())
         while pending:
             done += _collect(*pending.popleft())
+    finally:
+        # Interrupted (Ctrl-C, a broken record mid-way): the queued probes are not sent.
+        pool.shutdown(wait=True, cancel_futures=True)
     return done
 
 

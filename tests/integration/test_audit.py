@@ -194,15 +194,17 @@ class Throttle:
         self.proxy, self.limit = proxy, limit
         self.lock = threading.Lock()
         self.in_flight = 0
-        self.seen: list[int] = []  # requests at once, as each arrived
-        self.refused = 0
+        self.refusals: list[bool] = []  # per request, in the order they arrived
+
+    @property
+    def refused(self) -> int:
+        return sum(self.refusals)
 
     def __call__(self, h: BaseHTTPRequestHandler) -> bool:
         with self.lock:
             self.in_flight += 1
-            self.seen.append(self.in_flight)
             over = self.in_flight > self.limit
-            self.refused += over
+            self.refusals.append(over)
         try:
             if over:
                 return answer(429, b"too many requests", {"Retry-After": "0"})(h)
@@ -225,7 +227,7 @@ def test_a_registry_answering_429_slows_the_audit_down_and_it_finishes_green(
         root = tmp_path / "project"
         project = project_copy(root)
         with requests.Session() as session:
-            for n in range(1, 21):
+            for n in range(1, 31):
                 tag, digests = f"1.9.0-{n}.1", {}
                 for image, seed in seeds.items():
                     copy_tag(session, registry.url, f"throttled/{image}", "seed", tag)
@@ -233,18 +235,19 @@ def test_a_registry_answering_429_slows_the_audit_down_and_it_finishes_green(
                 tagged = {"workloads.yaml": _workloads(digests)}
                 build = root / "build/local"
                 write_bundle(build, "local", "kubevirt", "1.9.0", f"{n}.1", digests, tagged)
-        throttle = Throttle(proxy, limit=3)
+        throttle = Throttle(proxy, limit=2)
         proxy.handler = throttle
         code, data, stderr = audit(project, "local")
     finally:
         proxy.close()
     assert code == 0, stderr
-    assert data["ok"] and data["intact"] == 20 and data["references"] == 60
+    assert data["ok"] and data["intact"] == 30 and data["references"] == 90
     assert not [line for line in stderr.splitlines() if "Error" in line or "UNCHECKED" in line]
     assert throttle.refused > 0, "the audit never went past the registry's limit: no test"
-    # It slowed down: once throttled, the rest went at the registry's pace.
-    later = throttle.seen[len(throttle.seen) // 2 :]
-    assert max(later) <= throttle.limit + 1, later
+    # It slowed down: the 429s came while it learnt the registry's pace, not to the end (the
+    # proxy counts a request done only after writing its answer, so one late 429 may slip in).
+    last = throttle.refusals[len(throttle.refusals) * 3 // 4 :]
+    assert sum(last) <= 1, "".join("x" if r else "." for r in throttle.refusals)
 
 
 def _workloads(digests: dict[str, str]) -> str:

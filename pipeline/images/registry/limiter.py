@@ -10,10 +10,13 @@ throttled request waits for a slot instead of failing again.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+log = logging.getLogger("pipeline.images.registry.limiter")
 
 #: How long the limit stays below the concurrency at which the registry last pushed back.
 HOLD_SECONDS = 60.0
@@ -49,30 +52,36 @@ class AdaptiveLimit:
             self._in_flight += 1
             started_in = self._round
         outcome: list[bool] = []
+        cut = False
         try:
             yield outcome.append
         finally:
             with self._cond:
                 self._in_flight -= 1
                 if outcome:
-                    self._answered(outcome[-1], started_in)
+                    cut = self._answered(outcome[-1], started_in)
                 self._cond.notify_all()
+            if cut:
+                log.info("%s pushes back (429 or 5xx): %d requests at once", self.name, self.limit)
 
-    def _answered(self, pushed_back: bool, started_in: int) -> None:
+    def _answered(self, pushed_back: bool, started_in: int) -> bool:
+        """Count one answer; whether it cut the limit."""
         now = self._clock()
         if pushed_back:
-            if started_in == self._round:
-                self._cap = max(1, self.limit - 1)
-                self._held_until = now + HOLD_SECONDS
-                self.limit = max(1, self.limit // 2)
-                self._round += 1
-                self._successes = 0
-                self.cuts += 1
-            return
+            if started_in != self._round:
+                return False
+            self._cap = max(1, self.limit - 1)
+            self._held_until = now + HOLD_SECONDS
+            self.limit = max(1, self.limit // 2)
+            self._round += 1
+            self._successes = 0
+            self.cuts += 1
+            return True
         self._successes += 1
         if self._successes < self.limit:
-            return
+            return False
         self._successes = 0
         cap = self._cap if now < self._held_until else self.ceiling
         if self.limit < cap:
             self.limit += 1
+        return False
