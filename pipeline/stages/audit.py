@@ -48,8 +48,11 @@ if TYPE_CHECKING:
 
 VERSION_LABEL = "org.opencontainers.image.version"
 WORKERS = 16
-#: Probes per round: enough to keep every worker busy, few enough to keep memory flat.
+#: Probes per round: enough to keep every worker busy, few enough to keep memory flat. The
+#: first rounds are smaller (doubling from ``FIRST_ROUND``), so requests start while the rest
+#: of the records are still being read.
 ROUND = 512
+FIRST_ROUND = 32
 BREAK_AFTER = 2 * WORKERS
 
 #: What one probe found: each problem, and whether the registry failed to say (unchecked).
@@ -188,17 +191,18 @@ def _label_problems(probe: Probe, details: ImageDetails) -> list[str]:
 
 
 def _rounds(ctx: Context, found: list[tuple[str, Path]]) -> Iterator[list[BundlePlan]]:
-    """The bundles' plans, in rounds of about ``ROUND`` probes."""
+    """The bundles' plans, in rounds of ``FIRST_ROUND`` probes, then twice as many each round
+    up to ``ROUND``."""
     chunk: list[BundlePlan] = []
-    size = 0
+    size, wanted = 0, FIRST_ROUND
     for target, path in found:
         platforms = ctx.project.targets[target].platforms
         plan = plan_bundle(path, target, platforms, ctx.project.root)
         chunk.append(plan)
         size += len(plan.probes)
-        if size >= ROUND:
+        if size >= wanted:
             yield chunk
-            chunk, size = [], 0
+            chunk, size, wanted = [], 0, min(ROUND, 2 * wanted)
     if chunk:
         yield chunk
 

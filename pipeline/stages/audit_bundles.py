@@ -109,58 +109,68 @@ def plan_bundle(path: Path, target: str, platforms: tuple[str, ...], root: Path)
         ReleaseAudit(target, record.name, record.product, record.tag, shown, len(record.images))
     )
     lines = _record_lines(path)
-    tagged: dict[ImageReference, Probe] = {}
+    # What the pinned files may name, by their text as written (parsed only when it differs).
+    as_written: dict[tuple[str, str], Probe] = {}
     for text, digest in record.images.items():
         line = lines.get(text, 0)
         probe = Probe(_reference(text, path, line), digest, True, record.version, platforms)
         plan.probes[probe] = [f"{shown}:{line}"]
-        tagged[probe.reference] = probe
-    by_digest = {(p.reference.name, p.digest): p for p in plan.probes}
+        as_written[(text, digest)] = as_written[(text.rsplit(":", 1)[0], digest)] = probe
     for name, expected in sorted(record.pinned.items()):
         pinned = path.parent / "manifests" / name
-        problem = _pinned_file_problem(pinned, expected)
+        problem, text = _pinned_text(pinned, expected)
         if problem:
             plan.audit.problems.append(Problem(name, _shown(pinned, root), problem))
             continue
-        for line, ref, digest in pinned_references(pinned):
-            where = f"{_shown(pinned, root)}:{line}"
-            known = (
-                tagged.get(ref.with_tag(ref.tag)) if ref.tag else by_digest.get((ref.name, digest))
-            )
-            if known is not None and known.digest == digest:
-                plan.probes[known].append(where)
-                continue
-            # Not what the record holds for it: its own question (the tag must name this digest).
-            own = Probe(
-                ref.with_tag(ref.tag) if ref.tag else ref.with_digest(digest), digest, False
-            )
-            plan.probes.setdefault(own, []).append(where)
+        where = _shown(pinned, root)
+        for line, written, digest in pinned_references(text):
+            known = as_written.get((written, digest))
+            if known is None:
+                known = _pinned_probe(plan, _reference(f"{written}@{digest}", pinned, line))
+            plan.probes.setdefault(known, []).append(f"{where}:{line}")
     return plan
 
 
-def pinned_references(path: Path) -> list[tuple[int, ImageReference, str]]:
-    """``(line, reference, digest)`` of every digest-pinned reference in a manifest file."""
+def _pinned_probe(plan: BundlePlan, ref: ImageReference) -> Probe:
+    """The probe of a pinned reference written otherwise than its record entry: that entry's
+    (the same name, tag and digest, normalised), else a question of its own (the tag must name
+    this digest; a digest alone must still be there)."""
+    digest = ref.digest or ""
+    for probe in plan.probes:
+        same = (
+            probe.reference == ref.with_tag(ref.tag)
+            if ref.tag
+            else probe.reference.name == ref.name
+        )
+        if probe.full and same and probe.digest == digest:
+            return probe
+    return Probe(ref.with_tag(ref.tag) if ref.tag else ref.with_digest(digest), digest, False)
+
+
+def pinned_references(text: str) -> list[tuple[int, str, str]]:
+    """``(line, reference as written, digest)`` of every digest-pinned reference in a manifest."""
     found = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if "@sha256:" not in line:
-            continue
-        for match in PINNED.finditer(line):
-            ref = _reference(f"{match.group(1)}@{match.group(2)}", path, number)
-            found.append((number, ref, match.group(2)))
+    for number, line in enumerate(text.splitlines(), 1):
+        if "@sha256:" in line:
+            found += [(number, m.group(1), m.group(2)) for m in PINNED.finditer(line)]
     return found
 
 
-def _pinned_file_problem(path: Path, expected: str) -> str:
+def _pinned_text(path: Path, expected: str) -> tuple[str, str]:
+    """A pinned file's text, or what is wrong with it (missing, or not what publish wrote)."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return "pinned manifest missing from the release bundle (run publish again to rewrite it)"
+        return (
+            "pinned manifest missing from the release bundle (run publish again to rewrite it)",
+            "",
+        )
     if hashlib.sha256(data).hexdigest() != expected:
         return (
             f"pinned manifest differs from the sha256 its record holds ({expected[:12]}…): "
             "edited since publish wrote it (restore it, or run publish again)"
-        )
-    return ""
+        ), ""
+    return "", data.decode("utf-8", errors="replace")
 
 
 def _reference(text: str, path: Path, line: int) -> ImageReference:

@@ -77,7 +77,8 @@ def write_bundle(
 
 
 def virt_operator_yaml(operator: str, version_tag: str) -> str:
-    """virt-operator's Deployment as the manifests RPM ships it (tagged)."""
+    """virt-operator's Deployment as the manifests RPM ships it (tagged; pinning gives its
+    ``VIRT_OPERATOR_IMAGE`` the digest alone)."""
     return f"""apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -91,6 +92,8 @@ spec:
         image: {operator}
         imagePullPolicy: IfNotPresent
         env:
+        - name: VIRT_OPERATOR_IMAGE
+          value: {operator}
         - name: KUBEVIRT_VERSION
           value: "{version_tag}"
 """
