@@ -152,7 +152,7 @@ def plot(rows: Sequence[Mapping[str, Any]], path: Path = PLOT) -> Path:
 
     return line_plot(
         path,
-        "verify-tags --releases and the head floor: seconds by references",
+        "verify-tags --releases and the head floor",
         "references",
         "seconds",
         [
