@@ -50,7 +50,8 @@ class Server:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        poll = {"poll_interval": 0.02}  # shutdown() waits up to one poll
+        threading.Thread(target=self.httpd.serve_forever, kwargs=poll, daemon=True).start()
 
     def close(self) -> None:
         self.httpd.shutdown()
