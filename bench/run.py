@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import build as build_figures
-from bench import verify_tags
+from bench import verify_figures, verify_tags
 from bench.figures import Figure, results_json, table
 from pipeline.config.project import load_project
 from pipeline.core.console import console, emit
@@ -92,7 +92,7 @@ def measure(project_yaml: Path, parts: tuple[str, ...], work: Path) -> list[Figu
     figures: list[Figure] = []
     out = console()
     if "verify" in parts:
-        with out.status("figure 1: verify-tags at scale (registry, images, manifests) …"):
+        with out.status("figure 1: verify-tags --releases at scale (registry, bundles, runs) …"):
             project = load_project(project_yaml)
             figures += verify_tags.measure(
                 REPO_ROOT, project, project_yaml, work / "verify", verify_tags.Settings()
@@ -120,6 +120,9 @@ def main(project_path: Path, options: Options) -> int:
     write_json(RESULTS, data)
     if options.json != "-":
         console().print(table(figures, title=f"bench ({info['cpus']} CPUs, {info['cpu']})"))
+        growth = verify_figures.scale_table(figures)
+        if growth is not None:
+            console().print(growth)
         console().print(
             f"{sum(bool(f.met) for f in figures)} of {len(figures)} targets met in "
             f"{info['bench_seconds']:.0f} s; load average {info['load_average_start']} -> "
