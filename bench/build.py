@@ -1,8 +1,8 @@
-"""Figures 2-7: full builds of the `local` target in copies of the project, then what they show.
+"""Figures 2-8: full builds of the `local` target in copies of the project, then what they show.
 
 One full build (``python -m pipeline build``, both platforms) into a temporary copy of the
 project, publishing to a registry of our own on a free loopback port; the same build of the
-host's platform only in another copy (figure 7); then a no-op ``nox -s build``, two publishes.
+host's platform only in another copy (figure 8); then a no-op ``nox -s build``, two publishes.
 The figures are read from what that run left: the build report (tool timings, per-image seconds
 and sizes), the RPMs of the repo, and the registry's access log.
 
@@ -396,7 +396,7 @@ class Workspace:
 
 
 def measure(root: Path, source: Path, work: Path) -> list[Figure]:
-    """Everything of figures 2-7; a figure that cannot be had says why."""
+    """Everything of figures 2-8; a figure that cannot be had says why."""
     registry_root = work / "registry"
     try:
         project_yaml = copy_project(source, work / "project")

@@ -4,7 +4,7 @@ Measures every figure in one run, prints them in one table beside their targets 
 ``bench/results.json``. Everything runs in temporary directories with registries of its own on
 free loopback ports; the project tree is only read (the build figures build a copy of it).
 
-Arguments (after ``--`` for nox): ``verify`` for figure 1 only, ``build`` for figures 2-7 only;
+Arguments (after ``--`` for nox): ``verify`` for figure 1 only, ``build`` for figures 2-8 only;
 both (the default) for all.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import build as build_figures
-from bench import verify_tags
+from bench import verify_figures, verify_tags
 from bench.figures import Figure, results_json, table
 from pipeline.config.project import load_project
 from pipeline.core.console import console, emit
@@ -92,13 +92,13 @@ def measure(project_yaml: Path, parts: tuple[str, ...], work: Path) -> list[Figu
     figures: list[Figure] = []
     out = console()
     if "verify" in parts:
-        with out.status("figure 1: verify-tags at scale (registry, images, manifests) …"):
+        with out.status("figure 1: verify-tags --releases at scale (registry, bundles, runs) …"):
             project = load_project(project_yaml)
             figures += verify_tags.measure(
                 REPO_ROOT, project, project_yaml, work / "verify", verify_tags.Settings()
             )
     if "build" in parts:
-        with out.status("figures 2-7: full builds of the local target in copies …"):
+        with out.status("figures 2-8: full builds of the local target in copies …"):
             figures += build_figures.measure(REPO_ROOT, project_yaml.parent, work / "build")
     return figures
 
@@ -120,6 +120,9 @@ def main(project_path: Path, options: Options) -> int:
     write_json(RESULTS, data)
     if options.json != "-":
         console().print(table(figures, title=f"bench ({info['cpus']} CPUs, {info['cpu']})"))
+        growth = verify_figures.scale_table(figures)
+        if growth is not None:
+            console().print(growth)
         console().print(
             f"{sum(bool(f.met) for f in figures)} of {len(figures)} targets met in "
             f"{info['bench_seconds']:.0f} s; load average {info['load_average_start']} -> "

@@ -1,14 +1,20 @@
-"""Figure 1: ``verify-tags`` over hundreds of references, against the floor and a user's loop.
+"""Figure 1: ``verify-tags --releases`` over a distribution's published releases, beside the HEAD
+floor, at 500, 5,000 and 20,000 references (``bench/scale.py`` makes the world).
 
-Three ways to check the same references against the same loopback registry:
-- ``python -m pipeline verify-tags --manifests ... --json -`` as a user runs it (a subprocess,
-  interpreter start-up and imports included), everything it really does (it also reads each
-  image's config for its labels and platform);
-- a bare concurrent loop of ``HEAD /v2/<name>/manifests/<tag>``, one ``requests.Session`` and a
-  thread pool as wide as verify's: the floor any checker over HTTP has;
-- ``skopeo inspect`` per reference, the way a shell loop does it, on a sample (scaled to all).
+Every way runs as its own process, and for each run the bench takes the wall time, the requests
+(the registry's access log) and the peak resident memory (``wait4``):
+- ``python -m pipeline verify-tags --releases all --json -`` as a user runs it (start-up
+  included), auditing every release bundle of the size's project against the registry;
+- the HEAD floor (``bench/floor.py``): a bare concurrent loop of one HEAD per reference, as wide
+  as verify-tags (its loop's time, start-up left out, as since the first bench), with
+  ``requests`` (what the targets are measured against) and with ``http.client`` (the floor of
+  the client verify-tags uses);
+- ``skopeo inspect`` per reference, the way a shell loop does it, on a sample (scaled to 5,000).
 
-The registry's access log tells how many requests each way made.
+The three ways take turns in every repeat, so load on the machine falls on all of them alike.
+Start-up is ``verify-tags --releases`` on a target without releases (interpreter, imports,
+pipeline.yaml, the records' directory; it stops with exit 2 before any request), beside the bare
+interpreter, with the slowest imports as ``python -X importtime`` lists them.
 """
 
 from __future__ import annotations
@@ -19,61 +25,169 @@ import statistics
 import sys
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from bench.figures import Figure, Target, not_measured, ratio
-from bench.scale import ProductSet, ScratchImages, plan, populate, write_manifests
+from bench import verify_figures
+from bench.figures import Figure
+from bench.floor import child
+from bench.scale import (
+    ProductSet,
+    ScaleSet,
+    ScratchImages,
+    plan_releases,
+    push_seeds,
+    write_bundles,
+    write_tags,
+)
 from pipeline.config.project import Project
 from pipeline.core.errors import PipelineError
-from pipeline.images.registry import ACCEPT
 from pipeline.tools import registry_server
 from pipeline.tools.run import run
+from tests.support.releases import project_copy
 
-WORKERS = 16  # verify's own check() default, so the floor is as wide as verify
-FLOOR_TARGET = Target("<=", 1.5, "<= 1.5x the HEAD floor (start-up included)")
-SKOPEO_TARGET = Target(">=", 10.0, ">= 10x faster than a skopeo loop")
 ACCESS_LINE = re.compile(r'"(GET|HEAD|PUT|POST|PATCH|DELETE) (\S+) HTTP/[\d.]+" (\d{3})')
+VERSIONS = {"kubevirt": ("1.8.0", "1.9.0"), "cdi": ("1.65.0", "1.66.0")}
 
 
 @dataclass(frozen=True)
 class Settings:
-    builds_per_version: int = 16
-    skopeo_sample: int = 60
+    sizes: tuple[int, ...] = (500, 5_000, 20_000)
     repeats: int = 3
+    #: The largest size is for growth (memory, the plot): one run is enough there.
+    repeats_largest: int = 1
+    skopeo_sample: int = 60
+    startup_runs: int = 7
+    #: The targets the releases are spread over (pipeline.yaml's linux/amd64 ones: the images
+    #: are single-platform); ``tumbleweed`` is left without releases for the start-up run.
+    targets: tuple[str, ...] = ("local", "sle15-sp3", "sle15-sp2")
 
 
-def split_reference(reference: str) -> tuple[str, str, str]:
-    """``host:port/name:tag`` -> (host:port, name, tag); the scale set writes only this form."""
-    registry, rest = reference.split("/", 1)
-    name, tag = rest.rsplit(":", 1)
-    return registry, name, tag
+@dataclass
+class Way:
+    """The runs of one way at one size."""
+
+    seconds: list[float] = field(default_factory=list)
+    peak_kib: list[int] = field(default_factory=list)
+    requests: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
 
 
-def head_floor(references: list[str], workers: int = WORKERS) -> tuple[float, int]:
-    """Seconds to HEAD every reference concurrently, and how many were missing."""
+@dataclass
+class AtSize:
+    references: int
+    releases: int
+    project: Path
+    refs_file: Path
+    verify: Way = field(default_factory=Way)
+    floor: Way = field(default_factory=Way)
+    stdlib: Way = field(default_factory=Way)
+    answer: dict[str, Any] = field(default_factory=dict)
 
-    def one(session: requests.Session, reference: str) -> bool:
-        registry, name, tag = split_reference(reference)
-        resp = session.head(
-            f"http://{registry}/v2/{name}/manifests/{tag}", headers={"Accept": ACCEPT}, timeout=30
-        )
-        return resp.status_code == 200
 
+def child_env() -> dict[str, str]:
+    """What the pipeline's runner gives every tool (PATH, HOME, the locale): a user's shell has
+    no more that matters here. Python keeps its bytecode caches (an installed package has them;
+    this checkout gets them on the warm-up run)."""
+    return {}
+
+
+def requests_since(log: Path, offset: int) -> Counter[str]:
+    """Requests in the registry's access log after byte ``offset``, by method."""
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        text = handle.read().decode(errors="replace")
+    return Counter(m.group(1) for m in ACCESS_LINE.finditer(text))
+
+
+def sample(references: Sequence[str], size: int) -> list[str]:
+    """An evenly spread sample (every k-th), so every product and form is in it."""
+    if size >= len(references):
+        return list(references)
+    step = len(references) / size
+    return [references[int(i * step)] for i in range(size)]
+
+
+def product_sets(project: Project, versions: Mapping[str, tuple[str, ...]]) -> list[ProductSet]:
+    sets = []
+    for name, product in project.products.items():
+        images = {v: tuple(i.name for i in product.images_for(v)) for v in versions[name]}
+        sets.append(ProductSet(name, product.operator_image, images))
+    return sets
+
+
+def prepare(
+    work: Path, project: Project, settings: Settings, server: registry_server.RegistryServer
+) -> tuple[dict[int, AtSize], dict[str, float]]:
+    """Seeds pushed, every tag written, and per size a project of release bundles."""
     started = time.perf_counter()
-    with requests.Session() as session, ThreadPoolExecutor(max_workers=workers) as pool:
-        # The session's pool is as wide as the thread pool, so no thread waits for a connection.
-        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=workers)
-        session.mount("http://", adapter)
-        found = list(pool.map(lambda ref: one(session, ref), references))
-    return time.perf_counter() - started, found.count(False)
+    scale = plan_releases(
+        server.address, product_sets(project, VERSIONS), max(settings.sizes), settings.targets
+    )
+    images = ScratchImages(work / "buildah")
+    try:
+        digests = push_seeds(scale, images)
+    finally:
+        images.remove()
+    pushed = time.perf_counter()
+    write_tags(server.root / "storage", scale, digests)
+    sizes = {}
+    for size in settings.sizes:
+        part = scale.upto(size)
+        sizes[size] = _size_project(work / f"size-{size}", part, digests)
+    setup = {
+        "seeds_pushed": len(digests),
+        "push_seconds": round(pushed - started, 1),
+        "tags_and_bundles_seconds": round(time.perf_counter() - pushed, 1),
+    }
+    return sizes, setup
 
 
-def skopeo_loop(references: list[str]) -> tuple[float, int]:
+def _size_project(directory: Path, part: ScaleSet, digests: Mapping[Any, str]) -> AtSize:
+    project = project_copy(directory / "project")
+    write_bundles(directory / "project", part, digests)
+    refs = list(part.recorded())
+    refs_file = directory / "references.txt"
+    refs_file.write_text("\n".join(refs) + "\n")
+    return AtSize(len(refs), len(part.releases), project, refs_file)
+
+
+def run_verify(at: AtSize, log: Path, scratch: Path) -> None:
+    offset = log.stat().st_size
+    argv = [sys.executable, "-m", "pipeline", "verify-tags", "--project", str(at.project)]
+    done = child([*argv, "--releases", "all", "--json", "-"], REPO_ROOT, child_env(), scratch)
+    if done.code not in (0, 1):
+        raise PipelineError(
+            f"verify-tags exited {done.code}: {done.stderr.strip()[-500:]}",
+            hint="run the command by hand with --debug",
+        )
+    at.verify.seconds.append(done.seconds)
+    at.verify.peak_kib.append(done.peak_kib)
+    at.verify.requests = requests_since(log, offset)
+    at.answer = {k: v for k, v in json.loads(done.stdout).items() if k != "targets"}
+
+
+def run_floor(kind: str, at: AtSize, log: Path, scratch: Path) -> None:
+    offset = log.stat().st_size
+    argv = [sys.executable, "-m", "bench.floor", kind, str(at.refs_file)]
+    done = child(argv, REPO_ROOT, child_env(), scratch)
+    if done.code != 0:
+        raise PipelineError(f"the {kind} floor exited {done.code}: {done.stderr.strip()[-300:]}")
+    answer = json.loads(done.stdout)
+    if answer["missing"]:
+        raise PipelineError(f"{answer['missing']} of {at.references} references missing")
+    way = at.floor if kind == "requests" else at.stdlib
+    way.seconds.append(answer["seconds"])
+    way.peak_kib.append(done.peak_kib)
+    way.requests = requests_since(log, offset)
+
+
+def skopeo_loop(references: Sequence[str]) -> tuple[float, int]:
     """Seconds of ``skopeo inspect`` run once per reference, one after the other; failures."""
     started = time.perf_counter()
     failed = 0
@@ -87,163 +201,72 @@ def skopeo_loop(references: list[str]) -> tuple[float, int]:
     return time.perf_counter() - started, failed
 
 
-def sample(references: list[str], size: int) -> list[str]:
-    """An evenly spread sample (every k-th), so every product and form is in it."""
-    if size >= len(references):
-        return list(references)
-    step = len(references) / size
-    return [references[int(i * step)] for i in range(size)]
+IMPORTS = "import pipeline.cli, pipeline.stages.verify, pipeline.stages.audit"
 
 
-def verify_cli(root: Path, project_yaml: Path, files: list[Path]) -> tuple[float, dict[str, Any]]:
-    """Wall seconds of ``python -m pipeline verify-tags`` and its JSON answer."""
-    argv = [sys.executable, "-m", "pipeline", "verify-tags", "--project", str(project_yaml)]
-    argv += ["--manifests", *map(str, files), "--json", "-"]
-    started = time.perf_counter()
-    done = run(argv, cwd=root, check=False, timeout=600)
-    seconds = time.perf_counter() - started
-    if done.returncode not in (0, 1):
-        raise PipelineError(
-            f"verify-tags exited {done.returncode}: {done.stderr.strip()[-500:]}",
-            hint="run the command by hand with --debug",
-        )
-    return seconds, json.loads(done.stdout)
+def startup(at: AtSize, runs: int, scratch: Path) -> dict[str, Any]:
+    """Medians of: the bare interpreter; it importing what ``verify-tags --releases`` imports
+    (the measure of the issue's 0.19 s); and the verb up to its first request (on a target
+    without releases: it stops with exit 2 before asking). The slowest imports, as
+    ``-X importtime`` lists them."""
+    verb = [sys.executable, "-m", "pipeline", "verify-tags", "--project", str(at.project)]
+    verb += ["--releases", "tumbleweed", "--json", "-"]
+    ways: dict[str, list[float]] = {"interpreter": [], "imports": [], "first_request": []}
+    for _ in range(runs):
+        for way, argv in (
+            ("interpreter", [sys.executable, "-c", "pass"]),
+            ("imports", [sys.executable, "-c", IMPORTS]),
+            ("first_request", verb),
+        ):
+            done = child(argv, REPO_ROOT, child_env(), scratch)
+            if done.code != (2 if way == "first_request" else 0):
+                raise PipelineError(f"start-up run: exit {done.code}: {done.stderr[-300:]}")
+            ways[way].append(done.seconds)
+    timed = child([sys.executable, "-X", "importtime", "-c", IMPORTS], REPO_ROOT, {}, scratch)
+    result: dict[str, Any] = {f"{w}_seconds": statistics.median(s) for w, s in ways.items()}
+    result["runs"] = {w: [round(x, 3) for x in s] for w, s in ways.items()}
+    result["slowest_imports_ms"] = slowest_imports(timed.stderr)
+    return result
 
 
-def import_seconds(root: Path) -> float:
-    """What start-up costs before verify sends its first request: interpreter and imports."""
-    started = time.perf_counter()
-    run([sys.executable, "-c", "import pipeline.cli, pipeline.stages.verify"], cwd=root)
-    return time.perf_counter() - started
-
-
-def requests_since(log: Path, offset: int) -> Counter[str]:
-    """Requests in the registry's access log after byte ``offset``, by method."""
-    with log.open("rb") as handle:
-        handle.seek(offset)
-        text = handle.read().decode(errors="replace")
-    return Counter(m.group(1) for m in ACCESS_LINE.finditer(text))
-
-
-def product_sets(project: Project, versions: dict[str, tuple[str, ...]]) -> list[ProductSet]:
-    sets = []
-    for name, product in project.products.items():
-        images = {v: tuple(i.name for i in product.images_for(v)) for v in versions[name]}
-        sets.append(ProductSet(name, product.operator_image, images))
-    return sets
-
-
-def classify(data: dict[str, Any], genuine: set[str]) -> dict[str, int]:
-    """verify's findings split: references it checked that the manifests name, ones it derived
-    beyond them, ones missing from the registry, and ones failed for another reason."""
-    counts: Counter[str] = Counter()
-    for finding in data.get("references", []):
-        counts["checked"] += 1
-        counts["named" if finding["reference"] in genuine else "beyond_manifests"] += 1
-        problems = " ".join(finding.get("problems", []))
-        if "not in the registry" in problems:
-            counts["missing"] += 1
-        elif finding.get("ok"):
-            counts["ok"] += 1
-        else:
-            counts["other_problem"] += 1
-    return dict(counts)
+def slowest_imports(importtime: str, count: int = 8) -> dict[str, float]:
+    """The modules of ``-X importtime`` output that took longest with what they imported, each
+    listed once (outermost first): milliseconds by module."""
+    rows = []
+    for line in importtime.splitlines():
+        parts = line.removeprefix("import time:").split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            rows.append((int(parts[1]), parts[2].strip()))
+    rows.sort(key=lambda row: -row[0])
+    return {name: round(micro / 1000, 1) for micro, name in rows[:count]}
 
 
 def measure(
     root: Path, project: Project, project_yaml: Path, work: Path, settings: Settings
 ) -> list[Figure]:
-    """Set up the registry and manifests, then time the three ways; two figures."""
-    title_floor = "verify-tags vs HEAD floor"
-    title_skopeo = "skopeo loop vs verify-tags"
-    reg_root = work / "registry"
-    server = registry_server.start(reg_root)
-    images = ScratchImages(work / "buildah")
+    """Set up the registry and the bundles, then time every way at every size."""
+    server = registry_server.start(work / "registry")
     try:
-        versions: dict[str, tuple[str, ...]] = {
-            "kubevirt": ("1.8.0", "1.9.0"),
-            "cdi": ("1.65.0", "1.66.0"),
-        }
-        scale = plan(server.address, product_sets(project, versions), settings.builds_per_version)
-        started = time.perf_counter()
-        made = populate(scale, images, server.url)
-        setup_seconds = time.perf_counter() - started
-        files = write_manifests(scale, work / "manifests")
-        refs = scale.references()
-
-        floor_runs = []
-        verify_runs = []
-        verify_requests: Counter[str] = Counter()
-        data: dict[str, Any] = {}
-        for _ in range(settings.repeats):
-            seconds, missing = head_floor(refs)
-            if missing:
-                raise PipelineError(f"{missing} of {len(refs)} references missing after setup")
-            floor_runs.append(seconds)
-            offset = server.log_path.stat().st_size
-            seconds, data = verify_cli(root, project_yaml, files)
-            verify_requests = requests_since(server.log_path, offset)
-            verify_runs.append(seconds)
-        picked = sample(refs, settings.skopeo_sample)
-        skopeo_seconds, skopeo_failed = skopeo_loop(picked)
-        imports = import_seconds(root)
+        sizes, setup = prepare(work, project, settings, server)
+        scratch = work / "scratch"
+        scratch.mkdir()
+        run_verify(sizes[min(sizes)], server.log_path, scratch)  # warm-up: bytecode caches
+        sizes[min(sizes)].verify = Way()
+        for size, at in sizes.items():
+            repeats = settings.repeats_largest if size == max(sizes) else settings.repeats
+            for _ in range(repeats):
+                run_floor("requests", at, server.log_path, scratch)
+                run_floor("stdlib", at, server.log_path, scratch)
+                run_verify(at, server.log_path, scratch)
+        skopeo_at = sizes[sorted(sizes)[len(sizes) // 2]]
+        picked = sample(skopeo_at.refs_file.read_text().split(), settings.skopeo_sample)
+        skopeo = skopeo_loop(picked)
+        start = startup(sizes[min(sizes)], settings.startup_runs, scratch)
     except PipelineError as exc:
-        reason = exc.one_line()
-        return [
-            not_measured("verify_floor", title_floor, FLOOR_TARGET, reason),
-            not_measured("verify_skopeo", title_skopeo, SKOPEO_TARGET, reason),
-        ]
+        return verify_figures.not_measured_all(exc.one_line())
     finally:
-        registry_server.stop(reg_root)
-        images.remove()
+        registry_server.stop(work / "registry")
+    return verify_figures.figures(sizes, setup, skopeo_at, picked, skopeo, start)
 
-    floor = statistics.median(floor_runs)
-    verify = statistics.median(verify_runs)
-    skopeo_all = skopeo_seconds * len(refs) / len(picked)
-    found = classify(data, set(refs))
-    per_ref = {m: round(n / max(1, found.get("checked", 0)), 2) for m, n in verify_requests.items()}
-    common = {
-        "references": len(refs),
-        "manifest_files": len(files),
-        "images_pushed": made["pushed"],
-        "tags_copied": made["copied"],
-        "setup_seconds": round(setup_seconds, 1),
-        "verify_seconds_runs": [round(s, 3) for s in verify_runs],
-        "verify_exit_ok": data.get("ok"),
-        "verify_findings": found,
-        "verify_requests": dict(verify_requests),
-        "verify_requests_per_checked_reference": per_ref,
-        "startup_import_seconds": round(imports, 3),
-    }
-    floor_fig = Figure(
-        "verify_floor",
-        title_floor,
-        FLOOR_TARGET,
-        value=ratio(verify, floor),
-        ratio=ratio(verify, floor),
-        summary=(
-            f"{len(refs)} refs: verify-tags {verify:.2f} s (start-up ~{imports:.2f} s, "
-            f"{sum(verify_requests.values())} requests) vs HEAD floor {floor:.2f} s "
-            f"({WORKERS} threads); medians of {settings.repeats}"
-        ),
-        detail={**common, "floor_seconds_runs": [round(s, 3) for s in floor_runs]},
-    )
-    skopeo_fig = Figure(
-        "verify_skopeo",
-        title_skopeo,
-        SKOPEO_TARGET,
-        value=ratio(skopeo_all, verify),
-        ratio=ratio(skopeo_all, verify),
-        summary=(
-            f"skopeo inspect {skopeo_seconds:.1f} s for a sample of {len(picked)}, scaled to "
-            f"{len(refs)}: {skopeo_all:.1f} s vs verify-tags {verify:.2f} s"
-        ),
-        detail={
-            **common,
-            "skopeo_sample": len(picked),
-            "skopeo_sample_seconds": round(skopeo_seconds, 3),
-            "skopeo_sample_failed": skopeo_failed,
-            "skopeo_scaled_seconds": round(skopeo_all, 3),
-        },
-    )
-    return [floor_fig, skopeo_fig]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -16,8 +16,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from rich.logging import RichHandler
-
 from pipeline.core.console import console
 from pipeline.core.context import Context, Options
 from pipeline.core.errors import EXIT_INPUT, EXIT_TOOL, InputError, PipelineError
@@ -80,6 +78,12 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help="publish to and name this registry instead of the target's",
     )
+    _build_options(parser)
+    _verify_options(parser)
+    _prune_options(parser)
+
+
+def _verify_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--manifests",
         nargs="+",
@@ -87,11 +91,17 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         metavar="PATH_OR_URL",
         help="verify-tags: check these manifests instead of the build's",
     )
-    add_build_options(parser)
-    add_prune_options(parser)
+    parser.add_argument(
+        "--releases",
+        nargs="*",
+        default=None,
+        metavar="TARGET",
+        help="verify-tags: audit every release published for these targets ('all': every "
+        "target of pipeline.yaml; none named: --target) against the registries they name",
+    )
 
 
-def add_build_options(parser: argparse.ArgumentParser) -> None:
+def _build_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--jobs", "-j", type=int, default=2, help="parallel image builds")
     parser.add_argument(
         "--platforms",
@@ -102,7 +112,7 @@ def add_build_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_prune_options(parser: argparse.ArgumentParser) -> None:
+def _prune_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--keep",
         type=int,
@@ -133,6 +143,7 @@ def parse(argv: Sequence[str], verb: str | None = None) -> tuple[str, Path | Non
         registry=args.registry,
         jobs=args.jobs,
         manifests=tuple(args.manifests),
+        releases=None if args.releases is None else tuple(args.releases),
         extra=tuple(args.args),
         keep=args.keep,
         dry_run=args.dry_run,
@@ -141,17 +152,32 @@ def parse(argv: Sequence[str], verb: str | None = None) -> tuple[str, Path | Non
     return args.verb, args.project, options
 
 
+class _RichOnFirstRecord(logging.Handler):
+    """rich's log handler, made for the first record: a run that logs nothing (most runs at
+    the default level) never imports rich for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rich: logging.Handler | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self._rich is None:
+            from rich.logging import RichHandler
+
+            self._rich = RichHandler(
+                console=console(),
+                show_time=False,
+                show_path=False,
+                markup=False,
+                rich_tracebacks=False,
+            )
+        self._rich.handle(record)
+
+
 def configure_logging(options: Options) -> None:
     level = logging.DEBUG if (options.debug or options.verbose) else logging.WARNING
-    handler = RichHandler(
-        console=console(),
-        show_time=False,
-        show_path=False,
-        markup=False,
-        rich_tracebacks=False,
-    )
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [_RichOnFirstRecord()]
     root.setLevel(level)
 
 

@@ -75,10 +75,11 @@ def registry_reachable(ctx: Context) -> None:
     """The registry the verb talks to accepts connections, before any work starts.
 
     Only a TCP connect: a registry that is down is one line with the fix at once, while what a
-    reachable registry answers is the verb's to judge and to retry. ``--manifests`` name their
-    own registries, so nothing is checked for them here.
+    reachable registry answers is the verb's to judge and to retry. ``--manifests`` and the
+    release records of ``--releases`` name their own registries, so nothing is checked for them
+    here: the audit reports a registry that is down per release.
     """
-    if ctx.options.manifests:
+    if ctx.options.manifests or ctx.options.releases is not None:
         return
     from pipeline.images.reference import is_loopback_host
 

@@ -9,9 +9,9 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
 if TYPE_CHECKING:  # the context imports the report, which reports through this console
+    from rich.console import Console
+
     from pipeline.core.context import Options
 
 
@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # the context imports the report, which reports through this 
 def console() -> Console:
     """Progress, tables and messages go to stderr, so stdout stays clean for ``--json``.
     Logs (CI, a file) get a wide fixed width instead of rich's 80 columns, so tables stay tables."""
+    from rich.console import Console  # on first use: a verb that prints nothing never pays
+
     width = None if sys.stderr.isatty() or os.environ.get("COLUMNS") else 150
     return Console(stderr=True, width=width)
 

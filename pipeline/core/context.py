@@ -6,10 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pipeline.config.project import Project, Target, find_project, load_project
-from pipeline.core.plan import select_platforms
-from pipeline.core.report import Report
+
+if TYPE_CHECKING:  # imported when a verb reads the report (verify-tags --releases never does)
+    from pipeline.core.report import Report
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,8 @@ class Options:
     registry: str | None = None
     jobs: int = 2
     manifests: tuple[str, ...] = ()
+    #: ``verify-tags --releases``: the targets whose releases to audit (None: not asked).
+    releases: tuple[str, ...] | None = None
     extra: tuple[str, ...] = ()
     #: prune: releases kept per product, and only list what would go.
     keep: int = 3
@@ -58,6 +62,8 @@ class Context:
     def platforms(self) -> tuple[str, ...]:
         """What this run builds, publishes and verifies: the target's platforms, or those
         ``--platforms`` chose (explicitly: a host that cannot emulate the others says so)."""
+        from pipeline.core.plan import select_platforms  # the audit never asks: no import
+
         return select_platforms(self.target.platforms, self.options.platforms, self.target.name)
 
     @property
@@ -75,4 +81,6 @@ class Context:
 
     @cached_property
     def report(self) -> Report:
+        from pipeline.core.report import Report
+
         return Report(self.report_path, self.target.name)

@@ -107,6 +107,18 @@ class ToolError(PipelineError):
         #: What the tool printed last on stdout (buildah puts a failed RUN step's output there).
         self.stdout_tail = stdout_tail
 
+    def retold(self, message: str, *, hint: str | None = None) -> ToolError:
+        """The same failure told better (the step of a Dockerfile, rpmbuild's own reason):
+        the command, exit code and output stay."""
+        return ToolError(
+            message,
+            argv=self.argv,
+            returncode=self.returncode,
+            stderr_tail=self.stderr_tail,
+            stdout_tail=self.stdout_tail,
+            hint=self.hint if hint is None else hint,
+        )
+
 
 class RegistryError(PipelineError):
     """The registry could not be reached or answered wrongly, after retries."""

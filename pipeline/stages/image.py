@@ -317,10 +317,4 @@ def step_failure(exc: ToolError, workdir: Path, directory: Path) -> ToolError:
     output = [line.strip() for line in exc.stdout_tail.splitlines() if line.strip()]
     cause = next((line for line in reversed(output) if not line.startswith("STEP ")), "")
     keyword = step.group(1).split(" ", 1)[0]
-    return ToolError(
-        f"{where}: {keyword} failed ({step.group(2)}){': ' + cause if cause else ''}",
-        argv=exc.argv,
-        returncode=exc.returncode,
-        stderr_tail=exc.stderr_tail,
-        hint=exc.hint,
-    )
+    return exc.retold(f"{where}: {keyword} failed ({step.group(2)}){': ' + cause if cause else ''}")

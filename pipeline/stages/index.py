@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.core.report import ImageBuild
-from pipeline.images.reference import ImageReference, is_loopback_host, parse_reference
+from pipeline.images.reference import is_loopback_host, parse_reference
 from pipeline.images.registry import NotFound, RegistryClient
 from pipeline.images.registry.models import platform_string
 from pipeline.tools import buildah
@@ -81,21 +81,3 @@ def _entries(index: dict[str, Any]) -> dict[str, str]:
             found[platform_string(platform)] = entry["digest"]
     return found
 
-
-def unpullable_platforms(
-    client: RegistryClient, ref: ImageReference | str, digest: str, platforms: tuple[str, ...]
-) -> list[str]:
-    """The platforms of ``platforms`` that the index ``digest`` in ``ref``'s repository lists
-    but whose entry names a manifest the registry does not hold (deleted after the index was
-    pushed): on those the image cannot be pulled, though the index still names them."""
-    pinned = parse_reference(str(ref)).with_digest(digest)
-    answer = client.get_manifest_document(pinned)
-    if isinstance(answer, NotFound) or not answer[0].is_index:
-        return []  # a digest that is gone is reported as such; an image has no entries
-    entries = _entries(answer[1])
-    return [
-        platform
-        for platform in platforms
-        if platform in entries
-        and isinstance(client.head_manifest(pinned.with_digest(entries[platform])), NotFound)
-    ]

@@ -30,7 +30,7 @@ from pipeline.images.reference import is_loopback_host, parse_reference
 from pipeline.images.registry import NotFound, RegistryClient, RetryPolicy
 from pipeline.images.shipped import unpack_manifests
 from pipeline.stages.bundle import write_bundle
-from pipeline.stages.index import holds_these_images, local_list, push_index, unpullable_platforms
+from pipeline.stages.index import holds_these_images, local_list, push_index
 from pipeline.tools import skopeo
 from pipeline.tools.registry_server import DEFAULT_ROOT, start
 from pipeline.tools.run import recording
@@ -157,6 +157,12 @@ def _refuse_moved_tags(
     return ours
 
 
+def _lost_an_arch(client: RegistryClient, tag: str, digest: str) -> bool:
+    """Whether the index at ``tag`` names an architecture's image deleted since it was pushed."""
+    details = client.details(tag, digest)
+    return isinstance(details, NotFound) or bool(details.gone)
+
+
 def _push_unique(
     client: RegistryClient, rpms: RpmsSection, image: ImageBuild, there: str, tmp: Path
 ) -> Pushed:
@@ -172,7 +178,7 @@ def _push_unique(
             not isinstance(found, NotFound)
             and recorded
             and found.digest == recorded
-            and not unpullable_platforms(client, tag, found.digest, image.platforms)
+            and not _lost_an_arch(client, tag, found.digest)
         ):
             done.skipped.append(tag)
         else:  # not there, or an architecture's image deleted since: pushed (again)

@@ -20,23 +20,21 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
-from rich.table import Table
-
-from pipeline.config.project import Product
 from pipeline.core.console import console, emit
-from pipeline.core.context import Context
 from pipeline.core.errors import EXIT_MISMATCH, EXIT_OK, InputError, Location, RegistryError
 from pipeline.core.release import ReleaseRecord
-from pipeline.images.manifests import FoundImage, ManifestScan, scan_files
 from pipeline.images.reference import ImageReference
 from pipeline.images.reference import parse_reference as as_ref
-from pipeline.images.registry import INDEX_TYPES, Failed, ImageDetails, NotFound, RegistryClient
-from pipeline.images.shipped import unpack_manifests
-from pipeline.stages.bundle import pinned_manifests
-from pipeline.stages.index import unpullable_platforms
+from pipeline.images.registry import Failed, ImageDetails, NotFound, RegistryClient
+
+if TYPE_CHECKING:
+    # The manifest readers are imported where they are used: ``--releases`` (pipeline/stages/
+    # audit.py) reads no manifest as YAML, and its start-up should not pay for them.
+    from pipeline.config.project import Product
+    from pipeline.core.context import Context
+    from pipeline.images.manifests import FoundImage, ManifestScan
 
 URL_SCHEMES = ("https://", "http://")
 VERSION_LABEL = "org.opencontainers.image.version"
@@ -89,6 +87,8 @@ def _product_of(image: FoundImage, products: dict[str, Product]) -> str:
 
 
 def _download(url: str, workdir: Path, index: int) -> Path:
+    import requests  # only for manifests given by URL: its import costs 0.13 s
+
     try:
         resp = requests.get(url, timeout=30)
         resp.raise_for_status()
@@ -143,11 +143,6 @@ def check(
         raise RegistryError(f"{findings[0].where}: {_without_stage(unreachable[0].message)}")
     for finding, image, result in zip(findings, scan.images, results, strict=True):
         _check_one(finding, image, result, by_tag.get(finding.reference), expect)
-        wanted = expect.platforms_of(image.reference)
-        if wanted and isinstance(result, ImageDetails) and result.media_type in INDEX_TYPES:
-            found = unpullable_platforms(client, result.reference, result.digest, wanted)
-            for platform in found:  # an index naming an entry deleted since
-                finding.fail(f"lacks platform {platform}: its index entry is not in the registry")
     _check_tags(findings, scan, products, per_file)
     return findings
 
@@ -169,11 +164,13 @@ def _check_one(
     _check_recorded(finding, image.reference, result, expect)
     if by_tag is not None:
         _check_pinned(finding, image.reference, by_tag)
-    if expect.platforms_of(image.reference):
-        missing = sorted(set(expect.platforms_of(image.reference)) - set(result.platforms))
+    wanted = expect.platforms_of(image.reference)
+    if wanted:
+        missing = sorted(p for p in wanted if result.lacks(p))
         if missing:
+            gone = f"; gone from the registry: {', '.join(result.gone)}" if result.gone else ""
             finding.fail(
-                f"lacks platforms {', '.join(missing)} (has {', '.join(result.platforms)})"
+                f"lacks platforms {', '.join(missing)} (has {', '.join(result.present)}{gone})"
             )
     if image.reference.tag and finding.product != "-":
         _check_label(finding, image, result.labels)
@@ -252,6 +249,8 @@ def _check_tags(
 
 
 def show(findings: list[Finding]) -> None:
+    from rich.table import Table  # only for a table to print: rich is a slow import
+
     listed = findings if len(findings) <= FULL_TABLE_LIMIT else [f for f in findings if not f.ok]
     if listed:
         title = "verify-tags" if listed is findings else "verify-tags: the mismatches"
@@ -278,6 +277,8 @@ def show(findings: list[Finding]) -> None:
 
 def verify(ctx: Context) -> list[Finding]:
     """Scan the manifests (the build's, or ``--manifests``) and check every reference."""
+    from pipeline.images.manifests import ManifestScan, scan_files
+
     products = dict(ctx.project.products)
     ctx.build_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="verify-", dir=ctx.build_dir) as tmp:
@@ -325,6 +326,9 @@ def _given_manifests(items: tuple[str, ...], workdir: Path) -> tuple[Groups, dic
 def _build_manifests(ctx: Context, workdir: Path) -> tuple[Groups, dict[str, str]]:
     """The manifests RPMs of the last build, each file named as ``<rpm>:/path``, and the
     pinned manifests of the release bundles publish wrote for them."""
+    from pipeline.images.shipped import unpack_manifests
+    from pipeline.stages.bundle import pinned_manifests
+
     rpms = ctx.report.require_rpms()
     shipped = unpack_manifests(ctx.project, rpms, ctx.report_path, workdir)
     display = {str(path): found.display_name(path) for found in shipped for path in found.files}
@@ -353,6 +357,8 @@ def _components(ctx: Context, product_name: str) -> list[str]:
 def _shipped_only(scan: ManifestScan, products: dict[str, Product]) -> ManifestScan:
     """Drop derived component images that the operator's version does not ship (a 0.45 operator
     derives no virt-exportproxy). The version is the ``version_env`` value in the same file."""
+    from pipeline.images.manifests import ManifestScan
+
     shipping = {i.name: i for p in products.values() for i in p.images}
     versions: dict[str, set[str]] = defaultdict(set)
     for found in scan.versions:
@@ -380,6 +386,10 @@ def _shown_as(exc: InputError, display: dict[str, str]) -> InputError:
 
 
 def main(ctx: Context) -> int:
+    if ctx.options.releases is not None:
+        from pipeline.stages import audit
+
+        return audit.main(ctx)
     findings = verify(ctx)
     if ctx.options.json != "-":
         show(findings)

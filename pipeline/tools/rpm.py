@@ -62,12 +62,8 @@ def rpmbuild(
     try:
         run([*argv, str(spec)], env=dict(env), cwd=topdir)
     except ToolError as exc:
-        raise ToolError(
+        raise exc.retold(
             f"rpmbuild of {spec.name} failed: {_cause(exc.stderr_tail) or exc.message}",
-            argv=exc.argv,
-            returncode=exc.returncode,
-            stderr_tail=exc.stderr_tail,
-            stdout_tail=exc.stdout_tail,
             hint=f"the whole log: re-run with --debug; the build tree is {topdir}",
         ) from exc
 

@@ -14,9 +14,10 @@ from rich.console import Console
 
 from bench import build as build_figures
 from bench.figures import Figure, Target, format_value, not_measured, ratio, results_json, table
+from bench.floor import split_reference
 from bench.run import parts_of
 from bench.scale import ProductSet, manifest_text, plan, write_manifests
-from bench.verify_tags import classify, sample, split_reference
+from bench.verify_tags import sample
 from pipeline.core.errors import InputError
 from pipeline.images.manifests import scan_files
 
@@ -142,28 +143,6 @@ def test_sample_spreads_over_the_list() -> None:
     picked = sample(items, 10)
     assert len(picked) == 10 and picked[0] == "0" and picked[-1] == "90"
     assert sample(items[:5], 10) == items[:5]
-
-
-def test_classify_counts_findings() -> None:
-    data = {
-        "references": [
-            {"reference": "r/a:1", "ok": True, "problems": []},
-            {"reference": "r/b:1", "ok": False, "problems": ["cdi uses other tags too: 2"]},
-            {
-                "reference": "r/c:1",
-                "ok": False,
-                "problems": ["not in the registry (MANIFEST_UNKNOWN)"],
-            },
-        ]
-    }
-    assert classify(data, {"r/a:1", "r/b:1"}) == {
-        "checked": 3,
-        "named": 2,
-        "beyond_manifests": 1,
-        "ok": 1,
-        "other_problem": 1,
-        "missing": 1,
-    }
 
 
 # --------------------------------------------------------------------------- build figures

@@ -109,3 +109,20 @@ def test_usage_errors_exit_2_without_traceback(args: list[str], code: int, words
     assert result.returncode == code
     assert words in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_only_a_verify_of_the_target_checks_its_registry_first() -> None:
+    """An audit (``--releases``) and ``--manifests`` name their own registries in what they
+    read, so a target registry that is down must not stop them before they read it."""
+    from pipeline.core.context import Context, Options
+    from pipeline.core.errors import RegistryError
+
+    closed = "127.0.0.1:9"  # the discard port: nothing listens on it here
+    with pytest.raises(RegistryError, match=r"127\.0\.0\.1:9 does not accept connections"):
+        registry_reachable(Context(Options(registry=closed), ROOT / "pipeline.yaml"))
+    registry_reachable(
+        Context(Options(registry=closed, releases=("local",)), ROOT / "pipeline.yaml")
+    )
+    registry_reachable(
+        Context(Options(registry=closed, manifests=("x.yaml",)), ROOT / "pipeline.yaml")
+    )

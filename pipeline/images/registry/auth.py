@@ -22,10 +22,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import requests
-
 from pipeline.core.errors import RegistryError
 from pipeline.images.reference import DOCKER_HUB, ImageReference, is_loopback_host
+from pipeline.images.registry.http import Response
 from pipeline.images.registry.transport import Transport, describe_error_body
 
 log = logging.getLogger("pipeline.images.registry.auth")
@@ -162,7 +161,7 @@ def parse_challenge(header: str) -> Challenge | None:
     return Challenge(scheme.lower(), tuple(params))
 
 
-def _challenge_of(resp: requests.Response) -> Challenge | None:
+def _challenge_of(resp: Response) -> Challenge | None:
     header = resp.headers.get("WWW-Authenticate", "")
     return parse_challenge(header) if header else None
 
@@ -218,12 +217,12 @@ class Authenticator:
         stream: bool = False,
         params: Mapping[str, str] | None = None,
         url: str | None = None,
-    ) -> requests.Response:
+    ) -> Response:
         """A request to ``ref``'s registry that answers auth challenges (once)."""
         host = ref.api_host
         url = url or f"{self._transport.base_url(host)}/v2/{ref.repository}/{path}"
 
-        def send(auth_header: str | None) -> requests.Response:
+        def send(auth_header: str | None) -> Response:
             return self._transport.send(
                 method,
                 url,
@@ -250,7 +249,7 @@ class Authenticator:
             )
         return resp
 
-    def _answer(self, resp: requests.Response, what: str, ref: ImageReference, actions: str) -> str:
+    def _answer(self, resp: Response, what: str, ref: ImageReference, actions: str) -> str:
         """The ``Authorization`` value that answers the challenge of the 401 ``resp``."""
         challenge = _challenge_of(resp)
         if challenge is None:
@@ -336,9 +335,7 @@ class Authenticator:
         return _token_from(resp, ref.registry, scope, creds)
 
 
-def _token_from(
-    resp: requests.Response, registry: str, scope: str, creds: Credentials | None
-) -> _Token:
+def _token_from(resp: Response, registry: str, scope: str, creds: Credentials | None) -> _Token:
     """The token in a token service's answer."""
     if resp.status_code in (401, 403):
         who = f"user {creds}" if creds else "anonymous"

@@ -43,8 +43,8 @@ from pipeline.images.registry.transport import (
 )
 
 _Answer = TypeVar("_Answer")
-#: What ``describe`` learns of a digest: media type, platforms, labels.
-_Details = tuple[str, tuple[str, ...], dict[str, str]]
+#: What ``describe`` learns of a digest: media type, platforms, labels, platforms gone.
+_Details = tuple[str, tuple[str, ...], dict[str, str], tuple[str, ...]]
 
 
 class RegistryClient:
@@ -80,8 +80,10 @@ class RegistryClient:
         )
         self.auth = Authenticator(self.transport, credentials or find_credentials)
         self._lock = threading.Lock()
-        # What a digest names never changes, so its details are fetched once per client.
-        self._details: dict[tuple[str, str], _Details] = {}
+        # What a digest names never changes, so its details are fetched once per client (and
+        # by one thread: the others asking meanwhile wait for its answer).
+        self._details: dict[str, _Details] = {}
+        self._fetching: dict[str, threading.Event] = {}
 
     def __repr__(self) -> str:
         return f"RegistryClient(retry={self.transport.retry!r}, timeout={self.transport.timeout})"
@@ -236,17 +238,44 @@ class RegistryClient:
         head = self.head_manifest(ref)
         if isinstance(head, NotFound):
             return head
-        key = (ref.name, head.digest)
+        return self.details(ref, head.digest)
+
+    def details(self, ref: ImageReference | str, digest: str) -> ImageDetails | NotFound:
+        """Media type, platforms and labels of ``digest`` in ``ref``'s repository, fetched once
+        per digest by this client (a digest names the same bytes in any repository; that it is
+        in this one, the caller's HEAD said)."""
+        ref = as_reference(ref)
+        known = self._known(ref.with_digest(digest))
+        if known is None:  # deleted between the HEAD and now
+            return NotFound(ref, f"{digest} vanished while it was read")
+        media_type, platforms, labels, gone = known
+        return ImageDetails(ref, digest, media_type, platforms, labels, gone)
+
+    def _known(self, pinned: ImageReference) -> _Details | None:
+        digest = pinned.digest or ""
         with self._lock:
-            known = self._details.get(key)
-        if known is None:
-            known = self._digest_details(ref.with_digest(head.digest))
-            if known is None:  # deleted between the two requests
-                return NotFound(ref, f"{head.digest} vanished while it was read")
+            known = self._details.get(digest)
+            waiting = self._fetching.get(digest) if known is None else None
+            mine = known is None and waiting is None
+            if mine:
+                self._fetching[digest] = threading.Event()
+        if known is not None:
+            return known
+        if waiting is not None:
+            waiting.wait()
             with self._lock:
-                self._details[key] = known
-        media_type, platforms, labels = known
-        return ImageDetails(ref, head.digest, media_type, platforms, labels)
+                known = self._details.get(digest)
+            # The fetch failed or found nothing: its own reference reported that; try again.
+            return known if known is not None else self._digest_details(pinned)
+        try:
+            known = self._digest_details(pinned)
+            if known is not None:
+                with self._lock:
+                    self._details[digest] = known
+            return known
+        finally:
+            with self._lock:
+                self._fetching.pop(digest).set()
 
     def _digest_details(self, pinned: ImageReference) -> _Details | None:
         answer = self.get_manifest_document(pinned)
@@ -254,15 +283,38 @@ class RegistryClient:
             return None
         info, _ = answer
         if info.is_index:
-            config = self.get_config(pinned)  # the first platform's
-            platforms = info.platforms
-        else:
-            assert info.config_digest is not None  # set for every image manifest
-            config = self.get_blob_json(pinned, info.config_digest)
-            platforms = (platform_string(config),) if isinstance(config, dict) else ()
+            labels, gone = self._index_details(pinned, info)
+            return info.media_type, info.platforms, labels, gone
+        assert info.config_digest is not None  # set for every image manifest
+        config = self.get_blob_json(pinned, info.config_digest)
         if isinstance(config, NotFound):
             raise RegistryError(f"{pinned}: config missing ({config.reason})")
-        return info.media_type, platforms, config_labels(config)
+        return info.media_type, (platform_string(config),), config_labels(config), ()
+
+    def _index_details(
+        self, pinned: ImageReference, index: ManifestInfo
+    ) -> tuple[dict[str, str], tuple[str, ...]]:
+        """The labels of the first platform whose image is there, and the platforms whose
+        image manifest is gone (one HEAD for each after the first found)."""
+        labels: dict[str, str] | None = None
+        gone = []
+        for platform, child in index.children:
+            if labels is not None:
+                if isinstance(self.head_manifest(pinned.with_digest(child)), NotFound):
+                    gone.append(platform)
+                continue
+            answer = self.get_manifest_document(pinned.with_digest(child))
+            if isinstance(answer, NotFound):
+                gone.append(platform)
+                continue
+            config_digest = answer[0].config_digest
+            if config_digest is None:  # an index inside the index: not an image
+                continue
+            config = self.get_blob_json(pinned, config_digest)
+            if isinstance(config, NotFound):
+                raise RegistryError(f"{pinned} ({platform}): config missing ({config.reason})")
+            labels = config_labels(config)
+        return labels or {}, tuple(gone)
 
     def describe_many(
         self, refs: Iterable[ImageReference | str], *, workers: int = 16
@@ -341,14 +393,16 @@ def _manifest_info(
         entries = doc.get("manifests")
         if not isinstance(entries, list):
             raise RegistryError(f"GET {ref}: index without a 'manifests' list")
-        platforms = tuple(
-            platform_string(m["platform"])
+        children = tuple(
+            (platform_string(m["platform"]), m["digest"])
             for m in entries
             if isinstance(m, dict)
             and isinstance(m.get("platform"), dict)
+            and isinstance(m.get("digest"), str)
             and m["platform"].get("os") != "unknown"  # attestations, not images
         )
-        return ManifestInfo(ref, digest, media_type, size, platforms)
+        platforms = tuple(platform for platform, _ in children)
+        return ManifestInfo(ref, digest, media_type, size, platforms, children=children)
     config = doc.get("config")
     if not isinstance(config, dict) or not isinstance(config.get("digest"), str):
         raise RegistryError(f"GET {ref}: image manifest without a config descriptor")

@@ -35,6 +35,8 @@ class ManifestInfo:
     size: int
     platforms: tuple[str, ...] = ()
     config_digest: str | None = None
+    #: For an index: ``(platform, digest)`` of each image it lists (attestations left out).
+    children: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_index(self) -> bool:
@@ -44,13 +46,24 @@ class ManifestInfo:
 @dataclass(frozen=True)
 class ImageDetails:
     """What verify needs of one reference: its digest (from the tag), and of that digest the
-    media type, platforms and labels (of the first platform, for an index)."""
+    media type, platforms and labels (of the first platform there, for an index). ``gone``:
+    platforms an index lists whose image manifest is no longer in the registry."""
 
     reference: ImageReference
     digest: str
     media_type: str
     platforms: tuple[str, ...]
     labels: Mapping[str, str]
+    gone: tuple[str, ...] = ()
+
+    @property
+    def present(self) -> tuple[str, ...]:
+        """The platforms that can be pulled: listed, and their manifest still there."""
+        return tuple(p for p in self.platforms if p not in self.gone)
+
+    def lacks(self, platform: str) -> bool:
+        """Whether ``platform`` (``os/arch``, or with its variant) cannot be pulled."""
+        return not any(p == platform or p.startswith(platform + "/") for p in self.present)
 
 
 @dataclass(frozen=True)
@@ -72,7 +85,8 @@ class Failed:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounds for retrying transient failures: at most ``attempts`` tries and ``total_seconds``."""
+    """Bounds for retrying transient failures: at most ``attempts`` failed tries and
+    ``total_seconds``. A 429 (slow down) is no failure: only ``total_seconds`` bounds those."""
 
     attempts: int = 5
     total_seconds: float = 60.0

@@ -1,5 +1,6 @@
-"""HTTP to registries: one pooled session, the TLS verification choice, bounded retries of
-transient failures, and the checks every API answer goes through.
+"""HTTP to registries: one pooled session (``http.py``), the TLS verification choice, bounded
+retries of transient failures, how many requests each registry gets at once (``limiter.py``),
+and the checks every API answer goes through.
 
 This layer knows nothing of credentials: it sends whatever ``Authorization`` value it is given
 (``auth.py`` decides it) and logs only method, URL and status.
@@ -7,19 +8,18 @@ This layer knows nothing of credentials: it sends whatever ``Authorization`` val
 
 from __future__ import annotations
 
-import email.utils
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-import requests
-from requests.adapters import HTTPAdapter
-
 from pipeline.core.errors import RegistryError
 from pipeline.images.reference import ImageReference, is_loopback_host
+from pipeline.images.registry.http import HttpError, Response, Session, TlsFailed, TooManyRedirects
+from pipeline.images.registry.limiter import AdaptiveLimit
 from pipeline.images.registry.models import MANIFEST_TYPES, NotFound, RetryPolicy
 
 log = logging.getLogger("pipeline.images.registry.transport")
@@ -36,7 +36,8 @@ CERTS_DIRS = (
 
 
 class Transport:
-    """The session and the retrying shared by every request of one client, safe between threads.
+    """The session, the retrying and the per-registry limits shared by every request of one
+    client, safe between threads.
 
     ``https_loopback``: loopback registries use plain http unless this is set; then https, with
     verification against ``ca_bundle`` (or ``certs.d``) when one is found, and without
@@ -60,16 +61,21 @@ class Transport:
         self.ca_bundle = ca_bundle
         self.certs_dirs = tuple(certs_dirs)
         self._sleep = sleep
-        self.session = requests.Session()
-        self.session.max_redirects = 10
-        self.session.headers["User-Agent"] = USER_AGENT
-        # Retrying is ours (it knows Retry-After and the time budget), so urllib3's is off.
-        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size, max_retries=0)
-        self.session.mount("http://", adapter)
-        self.session.mount("https://", adapter)
+        self.pool_size = pool_size
+        self.session = Session(pool_size=pool_size, user_agent=USER_AGENT, max_redirects=10)
+        self._limits: dict[str, AdaptiveLimit] = {}
+        self._limits_lock = threading.Lock()
 
     def close(self) -> None:
         self.session.close()
+
+    def limit(self, host: str) -> AdaptiveLimit:
+        """How many requests ``host`` gets at once (at most the pool size)."""
+        with self._limits_lock:
+            found = self._limits.get(host)
+            if found is None:
+                found = self._limits[host] = AdaptiveLimit(self.pool_size, name=host)
+            return found
 
     def base_url(self, host: str) -> str:
         if is_loopback_host(host) and not self.https_loopback:
@@ -95,19 +101,22 @@ class Transport:
         auth_header: str | None = None,
         stream: bool = False,
         params: Mapping[str, str] | None = None,
-    ) -> requests.Response:
+    ) -> Response:
         """One request with retries on transient failures. Returns any final response."""
         sent_headers = dict(headers or {})
         if auth_header:
             sent_headers["Authorization"] = auth_header
         started = time.monotonic()
-        attempt = 0
+        attempt = failures = 0
         while True:
             attempt += 1
             resp, problem = self._try(method, url, host, sent_headers, stream, params)
             if resp is not None and not problem:
                 return resp
-            wait, why_not = self._wait(attempt, started, resp)
+            # A 429 is the registry asking to slow down, not a failure: only the time budget
+            # bounds those (the limiter has meanwhile cut how many requests it gets at once).
+            failures += resp is None or resp.status_code != 429
+            wait, why_not = self._wait(attempt, failures, started, resp)
             if wait is None:
                 problem += why_not
                 break
@@ -132,45 +141,46 @@ class Transport:
         headers: dict[str, str],
         stream: bool,
         params: Mapping[str, str] | None,
-    ) -> tuple[requests.Response | None, str]:
-        """One try: the response (None if there was none), and what is transient about it
-        ("" for a final answer)."""
-        try:
-            resp = self.session.request(
-                method,
-                url,
-                headers=headers,
-                params=params,
-                timeout=self.timeout,
-                verify=self._verify(host),
-                stream=stream,
-                allow_redirects=True,
-            )
-        except requests.TooManyRedirects:
-            raise RegistryError(
-                f"{method} {url}: too many redirects (a redirect loop)",
-                hint="the registry or a proxy in front of it is misconfigured",
-            ) from None
-        except requests.exceptions.SSLError as exc:
-            raise RegistryError(
-                f"{method} {url}: TLS verification failed: {_one_line(str(exc), 200)}",
-                hint="set REGISTRY_CA_BUNDLE or put the CA in certs.d/<host>/ca.crt",
-            ) from None
-        except (requests.ConnectionError, requests.Timeout) as exc:
-            kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
-            return None, f"{kind} ({type(exc).__name__})"
-        log.debug("%s %s -> %s", method, url, resp.status_code)
-        if resp.status_code not in RETRY_STATUSES and resp.status_code != 429:
+    ) -> tuple[Response | None, str]:
+        """One try, in one of ``host``'s slots: the response (None if there was none), and
+        what is transient about it ("" for a final answer)."""
+        with self.limit(host).slot() as pushed_back:
+            try:
+                resp = self.session.request(
+                    method,
+                    url,
+                    headers=headers,
+                    params=params,
+                    timeout=self.timeout,
+                    verify=self._verify(host),
+                    stream=stream,
+                )
+            except TooManyRedirects:
+                raise RegistryError(
+                    f"{method} {url}: too many redirects (a redirect loop)",
+                    hint="the registry or a proxy in front of it is misconfigured",
+                ) from None
+            except TlsFailed as exc:
+                raise RegistryError(
+                    f"{method} {url}: TLS verification failed: {_one_line(exc.detail, 200)}",
+                    hint="set REGISTRY_CA_BUNDLE or put the CA in certs.d/<host>/ca.crt",
+                ) from None
+            except HttpError as exc:
+                return None, f"{exc.kind} ({exc.detail})"
+            log.debug("%s %s -> %s", method, url, resp.status_code)
+            throttled = resp.status_code in RETRY_STATUSES or resp.status_code == 429
+            pushed_back(throttled)
+        if not throttled:
             return resp, ""
         return resp, f"HTTP {resp.status_code}: {describe_error_body(resp)}"
 
     def _wait(
-        self, attempt: int, started: float, resp: requests.Response | None
+        self, attempt: int, failures: int, started: float, resp: Response | None
     ) -> tuple[float | None, str]:
         """Seconds to wait before the next try, or None (and why, if not plain) to give up."""
         retry = self.retry
         left = retry.total_seconds - (time.monotonic() - started)
-        if attempt >= retry.attempts or left <= 0:
+        if failures >= retry.attempts or left <= 0:
             return None, ""
         if resp is None or resp.status_code != 429:
             return min(retry.delay(attempt), left), ""
@@ -189,6 +199,8 @@ def _retry_after(value: str | None) -> float | None:
     if value.isdigit():
         return float(value)
     try:
+        import email.utils  # only for a Retry-After given as a date
+
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
@@ -200,7 +212,7 @@ def _one_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def describe_error_body(resp: requests.Response) -> str:
+def describe_error_body(resp: Response) -> str:
     """A short, single-line description of an error response body."""
     ctype = resp.headers.get("Content-Type", "")
     body = resp.text if resp.content else ""
@@ -226,7 +238,7 @@ def describe_error_body(resp: requests.Response) -> str:
     return _one_line(body, 160)
 
 
-def error_codes(resp: requests.Response) -> set[str]:
+def error_codes(resp: Response) -> set[str]:
     """The distribution-spec error codes in an error body (none if it is not such a body)."""
     try:
         data = resp.json()
@@ -237,7 +249,7 @@ def error_codes(resp: requests.Response) -> set[str]:
     return {str(e.get("code")) for e in data["errors"] if isinstance(e, dict)}
 
 
-def not_found(ref: ImageReference, resp: requests.Response, method: str) -> NotFound | None:
+def not_found(ref: ImageReference, resp: Response, method: str) -> NotFound | None:
     """``NotFound`` for a registry's 404; a 404 page that is not the registry's is an error."""
     if resp.status_code != 404:
         return None
@@ -251,7 +263,7 @@ def not_found(ref: ImageReference, resp: requests.Response, method: str) -> NotF
     )
 
 
-def expect_ok(resp: requests.Response, method: str, ref: ImageReference) -> None:
+def expect_ok(resp: Response, method: str, ref: ImageReference) -> None:
     """Raise ``RegistryError`` unless ``resp`` is a 2xx."""
     if 200 <= resp.status_code < 300:
         return
@@ -263,7 +275,7 @@ def expect_ok(resp: requests.Response, method: str, ref: ImageReference) -> None
     raise RegistryError(f"{method} {ref}: HTTP {resp.status_code}: {describe_error_body(resp)}")
 
 
-def manifest_media_type(resp: requests.Response, ref: ImageReference, method: str) -> str:
+def manifest_media_type(resp: Response, ref: ImageReference, method: str) -> str:
     """The Content-Type of a manifest answer, which must be one of ``MANIFEST_TYPES``."""
     media_type = resp.headers.get("Content-Type", "").split(";", 1)[0].strip()
     if media_type not in MANIFEST_TYPES:
