@@ -80,4 +80,3 @@ def _entries(index: dict[str, Any]) -> dict[str, str]:
         if isinstance(platform, dict) and platform.get("os") != "unknown":
             found[platform_string(platform)] = entry["digest"]
     return found
-
