@@ -189,6 +189,9 @@ class ReleaseRecord:
     pinned: dict[str, str] = field(default_factory=dict)
     #: The env the bundle sets on the operator so it deploys exactly these images.
     operator_env: dict[str, str] = field(default_factory=dict)
+    #: Image reference -> the platforms its index was published with (records written before
+    #: multi-arch builds lack it: the audit then expects the target's platforms).
+    platforms: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @staticmethod
     def bundle(build_dir: Path, product: str, tag: str) -> Path:

@@ -102,7 +102,9 @@ def load_record(path: Path, target: str) -> ReleaseRecord:
 
 def plan_bundle(path: Path, target: str, platforms: tuple[str, ...], root: Path) -> BundlePlan:
     """The probes of the bundle whose record is ``path``; problems found without the registry
-    (a pinned file edited or missing) are on the plan's audit already."""
+    (a pinned file edited or missing) are on the plan's audit already. Each image is held to
+    the platforms the record says it was published with (``platforms``, the target's, for a
+    record that does not say)."""
     record = load_record(path, target)
     shown = _shown(path, root)
     plan = BundlePlan(
@@ -113,7 +115,8 @@ def plan_bundle(path: Path, target: str, platforms: tuple[str, ...], root: Path)
     as_written: dict[tuple[str, str], Probe] = {}
     for text, digest in record.images.items():
         line = lines.get(text, 0)
-        probe = Probe(_reference(text, path, line), digest, True, record.version, platforms)
+        published = record.platforms.get(text, platforms)
+        probe = Probe(_reference(text, path, line), digest, True, record.version, published)
         plan.probes[probe] = [f"{shown}:{line}"]
         as_written[(text, digest)] = as_written[(text.rsplit(":", 1)[0], digest)] = probe
     for name, expected in sorted(record.pinned.items()):

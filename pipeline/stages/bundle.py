@@ -57,6 +57,7 @@ def write_bundle(
         images={image.reference: digests[image.reference] for image in images},
         pinned=pinned,
         operator_env=env,
+        platforms={image.reference: image.platforms for image in images},
     )
     (directory / "summary.txt").write_text(summary(record, images), encoding="utf-8")
     record.save(build_dir)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.core.release import ReleaseRecord
 from pipeline.images.manifests import scan_files
 from pipeline.images.reference import parse_reference
 from pipeline.images.registry import NotFound, RegistryClient
@@ -286,6 +287,11 @@ def test_every_tag_is_an_index_of_both_architectures(published: LocalBuild) -> N
                 )
                 config = client.config_digest(ref.with_digest(item["digest"]))
                 assert config == f"sha256:{entry['arches'][arch]['id']}", (name, arch)
+    # The release records say so too: the audit holds each image to what it was published with.
+    records = ReleaseRecord.load_all(published.project / "build/local")
+    recorded = {ref: p for record in records for ref, p in record.platforms.items()}
+    for entry in images.values():
+        assert recorded[entry["reference"]] == ("linux/amd64", "linux/arm64"), entry["reference"]
 
 
 def test_a_deleted_architecture_is_caught_and_a_republish_restores_it(
@@ -306,7 +312,7 @@ def test_a_deleted_architecture_is_caught_and_a_republish_restores_it(
     bad = [r for r in json.loads(verified.stdout)["references"] if not r["ok"]]
     assert {r["reference"].split("@")[0] for r in bad} == {entry["reference"]}
     for finding in bad:
-        assert any("lacks platform linux/arm64" in p for p in finding["problems"]), finding
+        assert any("lacks platforms linux/arm64" in p for p in finding["problems"]), finding
     assert local.pipeline("publish").returncode == 0
     again = local.pipeline("verify-tags")
     assert again.returncode == 0, again.stderr[-3000:]

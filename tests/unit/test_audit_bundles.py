@@ -168,3 +168,15 @@ def test_usage_mistakes_are_one_line_and_exit_2(
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and says in lines[0], lines
+
+
+def test_each_image_is_held_to_the_platforms_its_record_names(project: Path) -> None:
+    """A record says which platforms each image was published with (an ``#!ExclusiveArch``
+    image has fewer than the target); one written before it did falls back to the target's."""
+    record = bundle(project, release="6.1")
+    data = json.loads(record.read_text())
+    data["platforms"] = {API: ["linux/amd64"]}
+    record.write_text(json.dumps(data))
+    plan = plan_bundle(record, "local", ("linux/amd64", "linux/arm64"), project.parent)
+    wanted = {str(p.reference): p.platforms for p in plan.probes}
+    assert wanted == {API: ("linux/amd64",), OPERATOR: ("linux/amd64", "linux/arm64")}
