@@ -50,7 +50,18 @@ def _kubevirt(
     mine = {operator: digests[operator], api: digests[api]}
     env = operator_env("1.9.0", operator, {"virt-api": api}, mine)
     tagged = {"kubevirt-operator.yaml": virt_operator_yaml(operator, f"1.9.0-{release}")}
-    write_bundle(build / target, target, "kubevirt", "1.9.0", release, mine, tagged, env=env)
+    platforms = BOTH if target == "tumbleweed" else None
+    write_bundle(
+        build / target,
+        target,
+        "kubevirt",
+        "1.9.0",
+        release,
+        mine,
+        tagged,
+        env=env,
+        platforms=platforms,
+    )
 
 
 def publish(registry: RegistryServer, buildah: Buildah, root: Path, ns: str) -> Published:

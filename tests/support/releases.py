@@ -9,6 +9,7 @@ import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from pipeline.core.plan import host_platform
 from pipeline.core.release import ReleaseRecord
 from tests.support.paths import ROOT
 
@@ -49,9 +50,12 @@ def write_bundle(
     *,
     env: Mapping[str, str] | None = None,
     pin: Pinner = real_pin,
+    platforms: tuple[str, ...] | None = None,
 ) -> ReleaseRecord:
     """A bundle of ``product`` ``version-release`` for ``target``: ``digests`` maps each image
-    reference (by tag) to its digest, ``tagged`` each manifest file name to its tagged text."""
+    reference (by tag) to its digest, ``tagged`` each manifest file name to its tagged text;
+    every image published with ``platforms`` (default: this host's, as a plain buildah image
+    is)."""
     tag = f"{version}-{release}"
     directory = ReleaseRecord.bundle(build_dir, product, tag) / "manifests"
     directory.mkdir(parents=True, exist_ok=True)
@@ -71,6 +75,7 @@ def write_bundle(
         images=dict(digests),
         pinned=pinned,
         operator_env=dict(env or {}),
+        platforms=dict.fromkeys(digests, platforms or (host_platform(),)),
     )
     record.save(build_dir)
     return record
