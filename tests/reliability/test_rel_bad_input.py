@@ -31,6 +31,10 @@ Mutate = Callable[[Path], None]
 ANY = -1
 META = "build/local/sysroot/x86_64/usr/lib/obs/service/kubevirt_containers_meta"
 VIRT_API = "dockerfiles/kubevirt/virt-api"
+#: The `local` target's platforms line in pipeline.yaml (its comment included).
+LOCAL_PLATFORMS = (
+    "platforms: [linux/amd64, linux/arm64]    # arm64: cross-built RPMs, emulated image builds"
+)
 
 
 # ----------------------------------------------------------------------------- mutations
@@ -194,14 +198,14 @@ PIPELINE_YAML = [
     Case(
         "yaml-no-platforms",
         "plan",
-        edit(Y, "platforms: [linux/amd64]\n    pull: never", "platforms: []\n    pull: never"),
+        edit(Y, LOCAL_PLATFORMS, "platforms: []"),
         Y,
         "platforms: []",
     ),
     Case(
         "yaml-bad-platform",
         "plan",
-        edit(Y, "platforms: [linux/amd64]\n    pull: never", "platforms: [amd64]\n    pull: never"),
+        edit(Y, LOCAL_PLATFORMS, "platforms: [amd64]"),
         Y,
         "platforms: [amd64]",
     ),
