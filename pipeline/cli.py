@@ -193,10 +193,17 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+#: The signal that stopped this run, once one came. While the run unwinds, a clean-up in a
+#: ``finally`` may still fail (a tool that may not start any more), and that error would replace
+#: the interruption: the run's outcome is the signal, whatever else the unwinding raised.
+_received: list[int] = []
+
+
 def _on_signal(signum: int, _frame: object) -> None:
     # Python's default for SIGTERM ends the process at once: no finally, no report section,
     # and rpmbuild or buildah left running on the build tree. Both signals take Ctrl-C's path;
     # a second one while unwinding is ignored (SIGKILL is there for the impatient).
+    _received.append(signum)
     stop_all()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -209,6 +216,7 @@ def _interruptible() -> Iterator[None]:
         yield
         return
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _received.clear()
     for sig in previous:
         signal.signal(sig, _on_signal)
     try:
@@ -217,6 +225,12 @@ def _interruptible() -> Iterator[None]:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         resume()
+
+
+def _interrupted(signum: int) -> int:
+    name = signal.Signals(signum).name
+    sys.stderr.write(f"Interrupted ({name}): nothing was half-published; re-run to continue\n")
+    return 128 + signum
 
 
 def main(argv: Sequence[str] | None = None, verb: str | None = None) -> int:
@@ -235,13 +249,13 @@ def main(argv: Sequence[str] | None = None, verb: str | None = None) -> int:
             log.exception("debug traceback")
             if getattr(exc, "stderr_tail", ""):
                 sys.stderr.write(exc.stderr_tail + "\n")  # type: ignore[attr-defined]
+        if _received:  # raised while unwinding from the signal: the signal is the outcome
+            log.debug("while stopping: %s", exc.one_line())
+            return _interrupted(_received[0])
         sys.stderr.write(exc.one_line() + "\n")
         return exc.exit_code
     except KeyboardInterrupt as exc:
-        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
-        name = signal.Signals(signum).name
-        sys.stderr.write(f"Interrupted ({name}): nothing was half-published; re-run to continue\n")
-        return 128 + signum
+        return _interrupted(exc.signum if isinstance(exc, Interrupted) else signal.SIGINT)
     except OSError as exc:
         if options.debug:
             log.exception("debug traceback")

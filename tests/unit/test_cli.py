@@ -126,3 +126,32 @@ def test_only_a_verify_of_the_target_checks_its_registry_first() -> None:
     registry_reachable(
         Context(Options(registry=closed, manifests=("x.yaml",)), ROOT / "pipeline.yaml")
     )
+
+
+def test_an_error_raised_while_unwinding_from_a_signal_is_reported_as_the_signal(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A clean-up in a ``finally`` that runs a tool after SIGTERM fails (no tool may start
+    then); that error must not replace the interruption: exit 143 and the Interrupted line."""
+    import os
+    import signal
+    import time
+
+    from pipeline import cli
+    from pipeline.core.errors import ToolError
+
+    def verb(*_: object) -> int:
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(10)  # the handler raises Interrupted here
+            return 0
+        finally:
+            raise ToolError("buildah: not started, the pipeline is stopping")
+
+    monkeypatch.setattr(cli, "run_verb", verb)
+    assert cli.main(["plan"]) == 128 + signal.SIGTERM
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("Interrupted (SIGTERM)"), last
+    # The next run in this process is not taken for interrupted.
+    monkeypatch.setattr(cli, "run_verb", lambda *_: (_ for _ in ()).throw(ToolError("x: failed")))
+    assert cli.main(["plan"]) == ToolError("x").exit_code
