@@ -30,8 +30,9 @@ def run_pipeline(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[st
     )
 
 
-def need_tool(name: str) -> str:
-    """The path of host tool ``name``; fail under CI, skip otherwise, when it is missing."""
+def need_tool(name: str, missing: str | None = None) -> str:
+    """The path of host tool ``name``; fail under CI, skip otherwise, when it is missing
+    (``missing``: the message then, when it is not one setup-host installs)."""
     path = shutil.which(name) or (
         name if os.path.isabs(name) and os.access(name, os.X_OK) else None
     )
@@ -41,7 +42,7 @@ def need_tool(name: str) -> str:
         path = str(found) if found else None
     if path:
         return path
-    message = f"host tool {name!r} is not installed (nox -s setup-host installs it)"
+    message = missing or f"host tool {name!r} is not installed (nox -s setup-host installs it)"
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)

