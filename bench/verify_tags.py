@@ -203,18 +203,29 @@ def skopeo_loop(references: Sequence[str]) -> tuple[float, int]:
 
 IMPORTS = "import pipeline.cli, pipeline.stages.verify, pipeline.stages.audit"
 
+#: Prints the standard library's top-level modules that ``IMPORTS`` loads, as one import line.
+STDLIB_OF_IMPORTS = (
+    IMPORTS + "; import sys; print('import ' + ', '.join(sorted({m.split('.')[0] for m in "
+    "sys.modules if m.split('.')[0] in sys.stdlib_module_names and not m.startswith('_')})))"
+)
+
 
 def startup(at: AtSize, runs: int, scratch: Path) -> dict[str, Any]:
-    """Medians of: the bare interpreter; it importing what ``verify-tags --releases`` imports
-    (the measure of the issue's 0.19 s); and the verb up to its first request (on a target
-    without releases: it stops with exit 2 before asking). The slowest imports, as
-    ``-X importtime`` lists them."""
+    """Medians of: the bare interpreter; it importing only the standard library modules that
+    the verb's imports load (the floor of any verb written with them); it importing what
+    ``verify-tags --releases`` imports (the measure of the issue's 0.19 s); and the verb up to its
+    first request (on a target without releases: it stops with exit 2 before asking). The
+    slowest imports, as ``-X importtime`` lists them."""
     verb = [sys.executable, "-m", "pipeline", "verify-tags", "--project", str(at.project)]
     verb += ["--releases", "tumbleweed", "--json", "-"]
-    ways: dict[str, list[float]] = {"interpreter": [], "imports": [], "first_request": []}
+    listed = child([sys.executable, "-c", STDLIB_OF_IMPORTS], REPO_ROOT, child_env(), scratch)
+    stdlib = listed.stdout.strip()
+    ways: dict[str, list[float]] = {k: [] for k in ("interpreter", "stdlib", "imports")}
+    ways["first_request"] = []
     for _ in range(runs):
         for way, argv in (
             ("interpreter", [sys.executable, "-c", "pass"]),
+            ("stdlib", [sys.executable, "-c", stdlib]),
             ("imports", [sys.executable, "-c", IMPORTS]),
             ("first_request", verb),
         ):

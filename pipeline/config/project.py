@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config.schema import Node
-from pipeline.config.yaml_reader import load_file
 from pipeline.core.errors import InputError
 
 PROJECT_FILE = "pipeline.yaml"
@@ -271,6 +270,10 @@ def _load_target(name: str, node: Node, root: Path, products: Mapping[str, Produ
 
 def load_project(path: Path) -> Project:
     """Load and validate pipeline.yaml; relative paths in it are relative to its directory."""
+    # Imported here: the YAML parser is the heaviest import, and a verb that never reads
+    # pipeline.yaml (--help, --version, an audit with --releases named by path) never pays it.
+    from pipeline.config.yaml_reader import load_file
+
     path = path.absolute()
     root = path.parent
     top = Node.root(path, load_file(path))

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipeline.config.yaml_reader import MarkedMap, MarkedSeq
+from pipeline.config.marked import MarkedMap, MarkedSeq
 from pipeline.core.errors import InputError, Location
 
 

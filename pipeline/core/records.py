@@ -123,7 +123,8 @@ def _line_of(file: Path, path: tuple[str | int, ...]) -> int:
     """The line of the value at ``path`` in ``file`` (0 when it cannot be told): JSON is YAML,
     and the YAML reader knows positions. Only run for an error, never on the normal path."""
     # Imported here: ruamel is slow to import and only an error needs it.
-    from pipeline.config.yaml_reader import MarkedMap, MarkedSeq, load_file
+    from pipeline.config.marked import MarkedMap, MarkedSeq
+    from pipeline.config.yaml_reader import load_file
 
     try:
         node: Any = load_file(file)

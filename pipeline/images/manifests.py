@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.config.yaml_reader import MarkedMap, load_all, position
+from pipeline.config.marked import MarkedMap, position
+from pipeline.config.yaml_reader import load_all
 from pipeline.core.errors import InputError, Location
 from pipeline.core.files import read_text
 from pipeline.images.reference import ImageReference, parse_reference

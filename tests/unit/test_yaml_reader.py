@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config.yaml_reader import MarkedMap, MarkedSeq, load_all, load_file, position
+from pipeline.config.marked import MarkedMap, MarkedSeq, position
+from pipeline.config.yaml_reader import load_all, load_file
 from pipeline.core.errors import EXIT_INPUT, InputError
 
 TEXT = """\
