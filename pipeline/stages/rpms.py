@@ -20,6 +20,7 @@ import logging
 import re
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -170,18 +171,33 @@ def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPl
     spec_text = read_text(product.spec, "spec file")
     with_release_text = with_release(spec_text, product.spec, release)
     shutil.rmtree(ctx.build_dir / "rpmbuild" / product.name, ignore_errors=True)
-    for arch in plan.arches:
+
+    def build(arch: str) -> None:
         topdir = topdir_of(ctx, product.name, arch)
         spec = _lay_out(ctx, product, planned, topdir, with_release_text)
         env = _build_env(ctx, planned, topdir, go_dir)
-        with console().status(f"rpmbuild {product.name} {planned.version} for {arch} …"):
-            try:
-                rpm.rpmbuild(
-                    spec, topdir, topdir / "SOURCES", [*defines, *cross[arch]], env, target=arch
-                )
-            except ToolError as exc:
-                where = failed_section(product.spec, spec_text, exc.stderr_tail)
-                raise RpmsError(f"{where} ({arch}): {exc.message}", hint=exc.hint) from exc
+        try:
+            rpm.rpmbuild(
+                spec, topdir, topdir / "SOURCES", [*defines, *cross[arch]], env, target=arch
+            )
+        except ToolError as exc:
+            where = failed_section(product.spec, spec_text, exc.stderr_tail)
+            raise RpmsError(f"{where} ({arch}): {exc.message}", hint=exc.hint) from exc
+
+    # The architectures side by side (up to --jobs): a rebuild whose Go packages are all in the
+    # cache is mostly linking and packing, one core each, so one architecture after the other
+    # left a core idle (KubeVirt's samples after an image-only change: 19 s one after the other).
+    arches = ", ".join(plan.arches)
+    workers = max(1, min(ctx.options.jobs, len(plan.arches)))
+    with (
+        console().status(f"rpmbuild {product.name} {planned.version} for {arches} …"),
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpmbuild") as pool,
+    ):
+        builds = [pool.submit(build, arch) for arch in plan.arches]
+        # Every build ends before the stage does; the first architecture's failure is reported.
+        wait(builds)
+        for done in builds:
+            done.result()
     return release
 
 

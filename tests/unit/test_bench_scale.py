@@ -83,6 +83,7 @@ def test_growth_figures_table_and_plot(tmp_path: Path) -> None:
     start = {
         "imports_seconds": 0.09,
         "interpreter_seconds": 0.03,
+        "stdlib_seconds": 0.07,
         "first_request_seconds": 0.12,
         "runs": {"imports": [0.09]},
     }
@@ -95,6 +96,7 @@ def test_growth_figures_table_and_plot(tmp_path: Path) -> None:
     assert by_key["verify_floor_large"].value == 1.0
     assert by_key["verify_memory"].value == 50_000 / 42_000
     assert by_key["verify_startup"].met is True and by_key["verify_startup"].ratio == 3.0
+    assert "standard library modules among them alone 0.070 s" in by_key["verify_startup"].summary
     assert by_key["verify_skopeo"].value == 4.0 * 5000 / 10 / 5.0
     rows = by_key["verify_floor_small"].detail["scale"]
     assert [r["ratio"] for r in rows] == [1.2, 1.0, 0.95]
