@@ -11,8 +11,9 @@ from pipeline.tools import registry_server
 from tests.support.registry import TLS_AUTH, Buildah, running_registry
 from tests.support.tools import need_tool
 
-#: The session's one full local build (and its registry behind the fault proxy).
-pytest_plugins = ["tests.support.shared_build"]
+#: The session's one full local build (and its registry behind the fault proxy); the host's
+#: buildah store cleared of the images the session made.
+pytest_plugins = ["tests.support.shared_build", "tests.support.store"]
 
 
 @pytest.fixture(scope="session")

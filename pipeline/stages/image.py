@@ -213,7 +213,7 @@ class ImageBuilder:
                 volumes=volumes,
                 timestamp=entry.source_date_epoch,
                 pull_policy=self.ctx.target.pull,
-                layers=True,
+                layers=False,
                 platform=f"linux/{oci_arch(arch)}",
             )
         except ToolError as exc:
