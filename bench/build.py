@@ -114,15 +114,13 @@ def parallel_figure(report: dict[str, Any]) -> Figure:
 def overhead_figure(report: dict[str, Any], build_wall: float) -> Figure:
     """Share of the build's wall time outside external tools.
 
-    The rpms stage runs one tool at a time, so its tool seconds are wall seconds. The containers
-    stage runs images side by side and the report sums tool seconds over its threads; each
-    image thread's tool share (tool seconds / image seconds) is applied to the stage's wall."""
-    rpm_tools = tool_seconds(report["rpms"].get("timings", {}))
-    container_tools = tool_seconds(report["containers"].get("timings", {}))
+    Each stage's report says for how many wall seconds some tool ran (``tools_busy_seconds``:
+    rpmbuilds of a product's architectures, and images, run side by side and count once)."""
+    rpm_tools = float(report["rpms"].get("tools_busy_seconds", 0.0))
+    container_tools = float(report["containers"].get("tools_busy_seconds", 0.0))
     image_seconds = sum(float(e.get("seconds", 0.0)) for e in built_images(report).values())
     wall_c = containers_wall(report)
-    busy_share = min(1.0, ratio(container_tools, image_seconds)) if image_seconds else 0.0
-    tools_wall = rpm_tools + wall_c * busy_share
+    tools_wall = rpm_tools + container_tools
     outside = max(0.0, build_wall - tools_wall)
     value = ratio(outside, build_wall)
     by_tool = {stage: report[stage].get("timings", {}) for stage in ("rpms", "containers")}
@@ -133,13 +131,13 @@ def overhead_figure(report: dict[str, Any], build_wall: float) -> Figure:
         value=value,
         unit="%",
         ratio=value,
-        summary=f"{outside:.1f} s of {build_wall:.1f} s outside tools (rpms tools "
-        f"{rpm_tools:.1f} s, containers tools {container_tools:.1f} s over threads, "
-        f"{busy_share:.0%} of image time)",
+        summary=f"{outside:.1f} s of {build_wall:.1f} s outside tools (some tool running: "
+        f"{rpm_tools:.1f} s of the rpms stage, {container_tools:.1f} s of the containers stage's "
+        f"{wall_c:.0f} s)",
         detail={
             "build_wall_seconds": round(build_wall, 2),
-            "rpms_tool_seconds": round(rpm_tools, 2),
-            "containers_tool_seconds_over_threads": round(container_tools, 2),
+            "rpms_tools_busy_seconds": round(rpm_tools, 2),
+            "containers_tools_busy_seconds": round(container_tools, 2),
             "containers_wall_seconds": wall_c,
             "sum_image_seconds": round(image_seconds, 2),
             "outside_seconds": round(outside, 2),
@@ -466,10 +464,11 @@ def full_build(space: Workspace, *args: str) -> Build:
     cold = space.pipeline("rpms", *args).seconds
     # build's own rpms stage is a no-op that runs no tool and writes its section again: the
     # tools' time of the build is the cold stage's.
-    rpms_timings = read_json(report_path)["rpms"].get("timings", {})
+    cold_section = read_json(report_path)["rpms"]
     full = cold + space.pipeline("build", *args).seconds
     report = read_json(report_path)
-    report["rpms"]["timings"] = rpms_timings
+    for key in ("timings", "tools_busy_seconds"):
+        report["rpms"][key] = cold_section.get(key, {} if key == "timings" else 0.0)
     return Build(cold, full, report)
 
 

@@ -102,7 +102,13 @@ def _verify_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _build_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--jobs", "-j", type=int, default=2, help="parallel image builds, and rpmbuilds of one product's architectures")
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=2,
+        help="parallel image builds, and rpmbuilds of one product's architectures",
+    )
     parser.add_argument(
         "--platforms",
         default=None,

@@ -25,6 +25,7 @@ from pipeline.config.marked import MarkedMap, MarkedSeq, Position
 from pipeline.core.errors import InputError, Location
 from pipeline.core.files import read_text
 
+
 def _at(node: Node) -> Position:
     return node.start_mark.line + 1, node.start_mark.column + 1
 

@@ -68,6 +68,8 @@ class RpmsSection:
     sysroot: str
     timings: dict[str, dict[str, float]]
     finished: str = ""
+    #: Wall seconds during which some tool ran (tools side by side count once).
+    tools_busy_seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,8 @@ class ContainersSection:
     images: dict[str, ImageBuild]
     timings: dict[str, dict[str, float]]
     finished: str = ""
+    #: Wall seconds during which some tool ran (tools side by side count once).
+    tools_busy_seconds: float = 0.0
 
 
 _SECTIONS: dict[str, type] = {"rpms": RpmsSection, "containers": ContainersSection}

@@ -68,7 +68,12 @@ def build_images(ctx: Context, plan: Plan) -> list[ImageBuild]:
             mine = [b for (_, i, _), b in zip(work, builds, strict=True) if i is image]
             done[image.name] = assemble(product, image, rpms.products[product.name], mine)
     results = [done[image.name] for _, image in everything]
-    section = ContainersSection(bases, {r.name: r for r in results}, timings.by_tool())
+    section = ContainersSection(
+        bases,
+        {r.name: r for r in results},
+        timings.by_tool(),
+        tools_busy_seconds=timings.busy(),
+    )
     ctx.report.write("containers", section)
     return results
 

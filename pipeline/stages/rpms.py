@@ -86,6 +86,7 @@ def build_rpms(ctx: Context, plan: Plan) -> list[Built]:
                     repo=str(repo_dir(ctx).relative_to(ctx.project.root)),
                     sysroot=str(sysroot_dir(ctx).relative_to(ctx.project.root)),
                     timings=timings.by_tool(),
+                    tools_busy_seconds=timings.busy(),
                 ),
             )
     return results

@@ -64,14 +64,31 @@ class Completed:
 
 @dataclass
 class ToolTimings:
-    """Collects (tool, seconds) of every command run while it is active; thread-safe."""
+    """Collects (tool, seconds) of every command run while it is active, and when each ran;
+    thread-safe."""
 
     calls: list[tuple[str, float]] = field(default_factory=list)
+    #: (start, end) on the monotonic clock of each call.
+    spans: list[tuple[float, float]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, tool: str, seconds: float) -> None:
+    def add(self, tool: str, seconds: float, started: float | None = None) -> None:
         with self._lock:
             self.calls.append((tool, seconds))
+            if started is not None:
+                self.spans.append((started, started + seconds))
+
+    def busy(self) -> float:
+        """Wall seconds during which at least one tool ran: calls side by side (threads) count
+        once, so it compares with the stage's wall time where the sum of calls does not."""
+        with self._lock:
+            spans = sorted(self.spans)
+        total, reached = 0.0, float("-inf")
+        for start, end in spans:
+            if end > reached:
+                total += end - max(start, reached)
+                reached = end
+        return round(total, 3)
 
     def by_tool(self) -> dict[str, dict[str, float]]:
         totals: dict[str, dict[str, float]] = {}
@@ -198,7 +215,7 @@ def run(
         seconds = time.monotonic() - started
         with _active_lock:
             for timings in _active:
-                timings.add(tool, seconds)
+                timings.add(tool, seconds, started)
     stdout = out if out is not None else ("" if text else b"")
     stderr = err if err is not None else ("" if text else b"")
     result = Completed(args, proc.returncode, stdout, stderr, seconds)  # type: ignore[arg-type]

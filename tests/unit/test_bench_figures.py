@@ -153,10 +153,12 @@ def report() -> dict[str, Any]:
         "rpms": {
             "finished": "2026-01-01T00:01:40Z",
             "timings": {"rpmbuild": {"calls": 2, "seconds": 90.0}},
+            "tools_busy_seconds": 60.0,
         },
         "containers": {
             "finished": "2026-01-01T00:03:20Z",
             "timings": {"buildah": {"calls": 8, "seconds": 150.0}},
+            "tools_busy_seconds": 95.0,
             "images": {
                 "a": {
                     "state": "built",
@@ -188,8 +190,10 @@ def test_parallel_and_overhead_from_the_report() -> None:
     par = build_figures.parallel_figure(report())
     assert par.value == pytest.approx(100 / 160)
     over = build_figures.overhead_figure(report(), build_wall=200.0)
-    # tools: 90 s of rpmbuild + 100 s containers wall x (150 / 160 tool share) = 183.75 s
-    assert over.value == pytest.approx((200 - 183.75) / 200)
+    # some tool running: 60 s of the rpms stage (two rpmbuilds side by side, 90 s summed) and
+    # 95 s of the containers stage: 45 s of 200 s outside
+    assert over.value == pytest.approx(45 / 200)
+    assert "60.0 s of the rpms stage, 95.0 s of the containers stage's 100 s" in over.summary
     assert over.unit == "%"
 
 

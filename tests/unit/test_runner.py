@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from pipeline.core.errors import EXIT_TOOL, ToolError
-from pipeline.tools.run import recording, run, tool_env
+from pipeline.tools.run import ToolTimings, recording, run, tool_env
 
 
 def py(code: str) -> list[str]:
@@ -85,3 +86,17 @@ def test_recording_collects_timings_per_tool() -> None:
     assert timings.total() > 0
     run(py("pass"))
     assert timings.by_tool()[tool]["calls"] == 2  # no longer recording
+
+
+def test_tools_side_by_side_are_busy_once() -> None:
+    with recording() as timings, ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(lambda _: run(py("import time; time.sleep(0.5)")), range(2)))
+    assert timings.total() >= 1.0
+    assert 0.5 <= timings.busy() < 0.9  # the two sleeps overlapped: counted once
+
+
+def test_busy_time_is_the_union_of_the_calls() -> None:
+    timings = ToolTimings()
+    for started, seconds in ((0.0, 2.0), (1.0, 2.0), (5.0, 1.0), (5.5, 0.2)):
+        timings.add("t", seconds, started)
+    assert timings.busy() == 4.0  # 0-3 and 5-6
