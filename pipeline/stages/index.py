@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,42 @@ from pipeline.tools import buildah
 
 #: Where publish keeps its short-lived lists in local storage (never pushed under this name).
 LIST_PREFIX = "localhost/pipeline-publish"
+
+
+def abandoned_lists(names: Iterable[str], alive: Callable[[int], bool]) -> list[str]:
+    """The lists among ``names`` that a publish made and never removed: each is named for the
+    process that made it (``<image>:<pid>-<random>``), and that process is gone (killed with
+    SIGKILL, or the machine stopped, before its ``finally`` ran)."""
+    found = []
+    for name in names:
+        if not name.startswith(f"{LIST_PREFIX}/"):
+            continue
+        pid = name.rsplit(":", 1)[-1].split("-", 1)[0]
+        if pid.isdigit() and not alive(int(pid)):
+            found.append(name)
+    return sorted(found)
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
+
+
+def remove_abandoned_lists() -> list[str]:
+    """Remove the lists killed publishes left in local storage; their names. Such a list is of
+    no use, and once an image in it is removed (prune, a rebuild) ``buildah images`` fails for
+    the whole store ("reading manifest for image instance ..."); a list a commit left half-made
+    fails it at once."""
+    names = [name for names in buildah.stored_images().values() for name in names]
+    gone = abandoned_lists(names, process_alive)
+    for name in gone:
+        buildah.manifest_rm(name)
+    return gone
 
 
 @contextmanager

@@ -30,7 +30,12 @@ from pipeline.images.reference import is_loopback_host, parse_reference
 from pipeline.images.registry import NotFound, RegistryClient, RetryPolicy
 from pipeline.images.shipped import unpack_manifests
 from pipeline.stages.bundle import write_bundle
-from pipeline.stages.index import holds_these_images, local_list, push_index
+from pipeline.stages.index import (
+    holds_these_images,
+    local_list,
+    push_index,
+    remove_abandoned_lists,
+)
 from pipeline.tools import skopeo
 from pipeline.tools.registry_server import DEFAULT_ROOT, start
 from pipeline.tools.run import recording
@@ -56,6 +61,8 @@ def publish(ctx: Context) -> list[Pushed]:
     rpms, images = _complete_build(ctx)
     ensure_local_registry(ctx, next(iter(images.values())).reference.split("/", 1)[0])
     with recording(), RegistryClient() as client, tempfile.TemporaryDirectory() as tmp:
+        for name in remove_abandoned_lists():
+            console().print(f"[dim]removed {name}: a list a killed publish left behind[/]")
         there = _refuse_moved_tags(client, rpms, images)
         results = [
             _push_unique(client, rpms, image, there.get(image.name, ""), Path(tmp))
