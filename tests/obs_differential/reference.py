@@ -7,14 +7,13 @@ obs-build is the distribution's package (``obs-build`` on Debian, ``build`` on o
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.support.tools import unavailable
 
 HERE = Path(__file__).resolve().parent
 #: openSUSE's ``build`` package, then Debian's ``obs-build``.
@@ -26,10 +25,7 @@ def obs_build_dir() -> Path:
     for candidate in OBS_BUILD_DIRS:
         if (candidate / "Build.pm").is_file() and (candidate / "Build" / "Docker.pm").is_file():
             return candidate
-    message = "obs-build is not installed (nox -s setup-host installs it)"
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)
+    unavailable("obs-build is not installed (nox -s setup-host installs it)")
 
 
 @cache

@@ -8,13 +8,17 @@ images it made: those that were not there when it started and whose every name i
 loopback registry of a one-off port, as the tests' registries are. Never an image without a name
 (it may be anyone's, half-way through a build), nor one under the local target's own registry
 (127.0.0.1:5555, where a user's build names its images), nor the local bases and their
-debootstrap trees: a cache keyed by their inputs, which the next session reuses.
+debootstrap trees: a cache keyed by their inputs, which the next session reuses. While another
+test session runs on the machine, nothing is removed: what is new may be its images.
 """
 
 from __future__ import annotations
 
+import fcntl
 import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -44,16 +48,28 @@ def made_since(before: set[str], now: dict[str, tuple[str, ...]]) -> list[str]:
     )
 
 
+#: Every test session on the machine holds this lock shared while it runs; the clean-up needs it
+#: alone, so it never removes what a session still running has built.
+SESSIONS_LOCK = Path(tempfile.gettempdir()) / "kubevirt-pipeline-test-sessions.lock"
+
+
 @pytest.fixture(scope="session", autouse=True)
 def store_left_as_found() -> Iterator[None]:
     if shutil.which("buildah") is None:
         yield
         return
-    before = set(buildah.stored_images())
-    yield
-    made = made_since(before, buildah.stored_images())
-    for start in range(0, len(made), CHUNK):
+    with SESSIONS_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_SH)
+        before = set(buildah.stored_images())
+        yield
+        fcntl.flock(handle, fcntl.LOCK_UN)
         try:
-            buildah.rmi(*made[start : start + CHUNK], force=True)
-        except ToolError:  # one image another process still uses: the rest go on
-            continue
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # another session is running: the images new since may be its own
+        made = made_since(before, buildah.stored_images())
+        for start in range(0, len(made), CHUNK):
+            try:
+                buildah.rmi(*made[start : start + CHUNK], force=True)
+            except ToolError:  # one image another process still uses: the rest go on
+                continue

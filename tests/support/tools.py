@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -42,7 +43,11 @@ def need_tool(name: str, missing: str | None = None) -> str:
         path = str(found) if found else None
     if path:
         return path
-    message = missing or f"host tool {name!r} is not installed (nox -s setup-host installs it)"
+    unavailable(missing or f"host tool {name!r} is not installed (nox -s setup-host installs it)")
+
+
+def unavailable(message: str) -> NoReturn:
+    """What a test does when the machine cannot run it: fail under CI, skip otherwise."""
     if os.environ.get("CI"):
         pytest.fail(message)
     pytest.skip(message)
