@@ -60,14 +60,21 @@ def store_left_as_found() -> Iterator[None]:
         return
     with SESSIONS_LOCK.open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_SH)
-        before = set(buildah.stored_images())
+        try:
+            before = set(buildah.stored_images())
+        except ToolError:  # a store buildah cannot list: the tests say so, not this clean-up
+            yield
+            return
         yield
         fcntl.flock(handle, fcntl.LOCK_UN)
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return  # another session is running: the images new since may be its own
-        made = made_since(before, buildah.stored_images())
+        try:
+            made = made_since(before, buildah.stored_images())
+        except ToolError:
+            return
         for start in range(0, len(made), CHUNK):
             try:
                 buildah.rmi(*made[start : start + CHUNK], force=True)
