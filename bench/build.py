@@ -467,8 +467,8 @@ def full_build(space: Workspace, *args: str) -> Build:
     cold_section = read_json(report_path)["rpms"]
     full = cold + space.pipeline("build", *args).seconds
     report = read_json(report_path)
-    for key in ("timings", "tools_busy_seconds"):
-        report["rpms"][key] = cold_section.get(key, {} if key == "timings" else 0.0)
+    report["rpms"]["timings"] = cold_section.get("timings", {})
+    report["rpms"]["tools_busy_seconds"] = cold_section.get("tools_busy_seconds", 0.0)
     return Build(cold, full, report)
 
 

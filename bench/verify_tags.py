@@ -220,8 +220,9 @@ def startup(at: AtSize, runs: int, scratch: Path) -> dict[str, Any]:
     verb += ["--releases", "tumbleweed", "--json", "-"]
     listed = child([sys.executable, "-c", STDLIB_OF_IMPORTS], REPO_ROOT, child_env(), scratch)
     stdlib = listed.stdout.strip()
-    ways: dict[str, list[float]] = {k: [] for k in ("interpreter", "stdlib", "imports")}
-    ways["first_request"] = []
+    ways: dict[str, list[float]] = {
+        way: [] for way in ("interpreter", "stdlib", "imports", "first_request")
+    }
     for _ in range(runs):
         for way, argv in (
             ("interpreter", [sys.executable, "-c", "pass"]),

@@ -55,8 +55,7 @@ def remove_abandoned_lists() -> list[str]:
     no use, and once an image in it is removed (prune, a rebuild) ``buildah images`` fails for
     the whole store ("reading manifest for image instance ..."); a list a commit left half-made
     fails it at once."""
-    names = [name for names in buildah.stored_images().values() for name in names]
-    gone = abandoned_lists(names, process_alive)
+    gone = abandoned_lists(buildah.stored_names(), process_alive)
     for name in gone:
         buildah.manifest_rm(name)
     return gone

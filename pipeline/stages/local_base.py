@@ -441,7 +441,7 @@ def stale_base_images(inputs_dir: Path = INPUTS_DIR) -> list[str]:
     """Names of local base images and lists (and their root file system images) of other
     inputs than the current ones: what ``prune`` untags. ``latest`` stays."""
     current = inputs_hash(inputs_dir)
-    names = [name for names in buildah.stored_images().values() for name in names]
+    names = buildah.stored_names()
     bases = [n for n in names if n.startswith(f"{IMAGE}:") and n.rpartition(":")[2] != "latest"]
     ours = [n for n in bases if n.rpartition(":")[2].split("-")[0] == current]
     if not any(n != f"{IMAGE}:{current}" for n in ours):

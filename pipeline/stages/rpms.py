@@ -20,7 +20,7 @@ import logging
 import re
 import shutil
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -194,11 +194,8 @@ def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPl
         console().status(f"rpmbuild {product.name} {planned.version} for {arches} …"),
         ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpmbuild") as pool,
     ):
-        builds = [pool.submit(build, arch) for arch in plan.arches]
-        # Every build ends before the stage does; the first architecture's failure is reported.
-        wait(builds)
-        for done in builds:
-            done.result()
+        # The first architecture's failure is reported, once the pool has waited for every build.
+        list(pool.map(build, plan.arches))
     return release
 
 

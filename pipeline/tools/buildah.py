@@ -199,6 +199,11 @@ def stored_images() -> dict[str, tuple[str, ...]]:
         return {str(i["id"]): tuple(i.get("names") or ()) for i in images()}
 
 
+def stored_names() -> list[str]:
+    """Every name of every image in local storage (see ``stored_images``)."""
+    return [name for names in stored_images().values() for name in names]
+
+
 def manifest_digests() -> dict[str, str]:
     """Image id -> the digest of its manifest (what an index entry names), from the store's
     index; {} when it cannot be read."""

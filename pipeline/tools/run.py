@@ -64,25 +64,21 @@ class Completed:
 
 @dataclass
 class ToolTimings:
-    """Collects (tool, seconds) of every command run while it is active, and when each ran;
-    thread-safe."""
+    """Collects (tool, started, seconds) of every command run while it is active (``started``
+    on the monotonic clock); thread-safe."""
 
-    calls: list[tuple[str, float]] = field(default_factory=list)
-    #: (start, end) on the monotonic clock of each call.
-    spans: list[tuple[float, float]] = field(default_factory=list)
+    calls: list[tuple[str, float, float]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, tool: str, seconds: float, started: float | None = None) -> None:
+    def add(self, tool: str, seconds: float, started: float) -> None:
         with self._lock:
-            self.calls.append((tool, seconds))
-            if started is not None:
-                self.spans.append((started, started + seconds))
+            self.calls.append((tool, started, seconds))
 
     def busy(self) -> float:
         """Wall seconds during which at least one tool ran: calls side by side (threads) count
         once, so it compares with the stage's wall time where the sum of calls does not."""
         with self._lock:
-            spans = sorted(self.spans)
+            spans = sorted((started, started + seconds) for _, started, seconds in self.calls)
         total, reached = 0.0, float("-inf")
         for start, end in spans:
             if end > reached:
@@ -93,7 +89,7 @@ class ToolTimings:
     def by_tool(self) -> dict[str, dict[str, float]]:
         totals: dict[str, dict[str, float]] = {}
         with self._lock:
-            for tool, seconds in self.calls:
+            for tool, _, seconds in self.calls:
                 entry = totals.setdefault(tool, {"calls": 0, "seconds": 0.0})
                 entry["calls"] += 1
                 entry["seconds"] = round(entry["seconds"] + seconds, 3)
@@ -101,7 +97,7 @@ class ToolTimings:
 
     def total(self) -> float:
         with self._lock:
-            return sum(seconds for _, seconds in self.calls)
+            return sum(seconds for _, _, seconds in self.calls)
 
 
 _active: list[ToolTimings] = []

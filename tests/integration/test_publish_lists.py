@@ -11,10 +11,6 @@ from pipeline.tools import buildah
 from tests.support.tools import need_tool
 
 
-def stored_names() -> set[str]:
-    return {name for names in buildah.stored_images().values() for name in names}
-
-
 def test_only_lists_of_processes_that_are_gone_are_abandoned() -> None:
     names = [
         f"{LIST_PREFIX}/virt-api:101-0a1b2c3d",
@@ -36,7 +32,7 @@ def test_a_list_a_killed_publish_left_goes_and_a_running_ones_stays() -> None:
     try:
         removed = remove_abandoned_lists()
         assert stale in removed and live not in removed
-        names = stored_names()
+        names = buildah.stored_names()
         assert stale not in names and live in names
     finally:
         buildah.manifest_rm(stale)

