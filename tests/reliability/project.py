@@ -30,6 +30,8 @@ COPIED = ("pipeline.yaml", "prjconf", "specs", "samples", "dockerfiles")
 FAST_RETRY = {"PIPELINE_REGISTRY_ATTEMPTS": "2", "PIPELINE_REGISTRY_RETRY_SECONDS": "2"}
 #: Not needed by any later stage, and the bulk of a build tree.
 NOT_COPIED = ("BUILD", "BUILDROOT", "go", "SRPMS")
+#: Under build/: the registry's storage, and the local base's debootstrap trees.
+BUILD_NOT_COPIED = ("registry", "base")
 
 
 def copy_project(destination: Path, built: Path | None = None) -> Path:
@@ -48,7 +50,10 @@ def copy_project(destination: Path, built: Path | None = None) -> Path:
     def ignore(directory: str, names: list[str]) -> list[str]:
         if Path(directory).parent.name == "rpmbuild":
             return [n for n in names if n in NOT_COPIED]
-        return [n for n in names if n in ("registry",) and Path(directory) == built / "build"]
+        # build/base holds the debootstrap trees, whose /dev has device nodes where the machine
+        # lets debootstrap make them: copying /dev/console opens it and waits forever. The copy
+        # needs none of it (the bases are images in the store).
+        return [n for n in names if n in BUILD_NOT_COPIED and Path(directory) == built / "build"]
 
     shutil.copytree(built, destination, symlinks=True, ignore=ignore)
     return destination
