@@ -15,11 +15,11 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 from pipeline.core.console import console
 from pipeline.core.context import Context, Options
 from pipeline.core.errors import EXIT_INPUT, EXIT_TOOL, InputError, PipelineError
-from pipeline.tools.run import resume, stop_all
 from pipeline.verbs import BY_NAME
 
 log = logging.getLogger("pipeline")
@@ -210,7 +210,8 @@ def _on_signal(signum: int, _frame: object) -> None:
     # and rpmbuild or buildah left running on the build tree. Both signals take Ctrl-C's path;
     # a second one while unwinding is ignored (SIGKILL is there for the impatient).
     _received.append(signum)
-    stop_all()
+    if (runner := _tool_runner()) is not None:
+        runner.stop_all()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise Interrupted(signum)
@@ -230,7 +231,15 @@ def _interruptible() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        resume()
+        if (runner := _tool_runner()) is not None:
+            runner.resume()
+
+
+def _tool_runner() -> ModuleType | None:
+    """The module that runs the external tools, if this run loaded it. A verb that starts no
+    tool (verify-tags) has no children to stop, and does not import it (nor ``subprocess``)
+    just to be told so: that would cost its start-up."""
+    return sys.modules.get("pipeline.tools.run")
 
 
 def _interrupted(signum: int) -> int:

@@ -20,7 +20,6 @@ from pathlib import Path
 from pipeline.core.errors import InputError
 from pipeline.core.records import from_json, to_json
 from pipeline.core.state import locked_update, read_json, write_json
-from pipeline.tools import git
 
 RELEASE_RE = re.compile(r"^\d+(\.\d+)*$")
 #: Guard against a registry that claims to hold every tag.
@@ -31,6 +30,8 @@ Render = Callable[[int, int], str]
 
 def ci_count(root: Path, paths: Iterable[Path]) -> int:
     """Commits touching ``paths`` (+1 when they have uncommitted changes); 0 outside git."""
+    from pipeline.tools import git  # runs tools: verify-tags, which reads records only, never
+
     # Absolute pathspecs: git resolves them inside the work tree, whatever ``root`` looks like.
     absolute = [str((p if p.is_absolute() else root / p).resolve()) for p in paths]
     if not git.is_work_tree(root):

@@ -15,7 +15,6 @@ platform. Exit 0 all good, 1 mismatches (each named with manifest file and line)
 from __future__ import annotations
 
 import re
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
@@ -277,6 +276,8 @@ def show(findings: list[Finding]) -> None:
 
 def verify(ctx: Context) -> list[Finding]:
     """Scan the manifests (the build's, or ``--manifests``) and check every reference."""
+    import tempfile  # here, not at the top: ``--releases`` never needs it, nor its start-up cost
+
     from pipeline.images.manifests import ManifestScan, scan_files
 
     products = dict(ctx.project.products)

@@ -155,3 +155,20 @@ def test_an_error_raised_while_unwinding_from_a_signal_is_reported_as_the_signal
     # The next run in this process is not taken for interrupted.
     monkeypatch.setattr(cli, "run_verb", lambda *_: (_ for _ in ()).throw(ToolError("x: failed")))
     assert cli.main(["plan"]) == ToolError("x").exit_code
+
+
+def test_verify_tags_loads_only_what_it_needs_at_start_up() -> None:
+    """Start-up is part of every audit's cost (issue 18): the verb's modules load no YAML
+    parser, no rich, no TLS and no process runner before they are used."""
+    code = (  # what the interpreter's own site set-up loaded is not the verb's
+        "import sys; before = set(sys.modules); "
+        "import pipeline.cli, pipeline.stages.verify, pipeline.stages.audit; "
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    loaded = set(done.stdout.split())
+    assert "pipeline.images.registry.http" in loaded  # the check can fail: it sees the verb
+    deferred = {"ssl", "http.client", "email", "subprocess", "shutil", "tempfile", "rich"}
+    assert loaded & (deferred | {"ruamel.yaml"}) == set()

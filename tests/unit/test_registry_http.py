@@ -4,13 +4,17 @@
 from __future__ import annotations
 
 import contextlib
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
+from pipeline.images.registry import http as registry_http
 from pipeline.images.registry.http import (
     ConnectFailed,
     Session,
@@ -18,6 +22,7 @@ from pipeline.images.registry.http import (
     TooManyRedirects,
 )
 from pipeline.images.registry.limiter import HOLD_SECONDS, AdaptiveLimit
+from pipeline.tools.registry_server import make_self_signed_cert
 
 Handler = Callable[[BaseHTTPRequestHandler], None]
 
@@ -163,6 +168,144 @@ def test_a_redirect_loop_and_a_dead_port_and_a_silent_server_are_named() -> None
         with pytest.raises(TimedOut):
             client.request("GET", f"{srv.url}/v2/", timeout=0.2)
         assert time.monotonic() - started < 0.9
+
+
+@contextlib.contextmanager
+def raw_server(answer: Callable[[bytes], bytes]) -> Iterator[str]:
+    """A loopback server that reads each connection's request head, sends ``answer(head)``
+    as it is and closes: for answers ``http.server`` would not send."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                head = b""
+                while b"\r\n\r\n" not in head and (part := conn.recv(4096)):
+                    head += part
+                conn.sendall(answer(head))
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+
+
+def test_answers_framed_by_the_close_or_malformed_are_read_or_named() -> None:
+    answers = {
+        "/close": b"HTTP/1.0 200 OK\r\nX-Folded: a\r\n b\r\n\r\nto the end",
+        "/bad-status": b"HELLO\r\n\r\n",
+        "/bad-length": b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n",
+        "/short": b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc",
+        "/bad-chunk": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "/continue": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+    }
+    with raw_server(lambda head: answers[head.split()[1].decode()]) as url:
+        client = session()
+        whole = client.request("GET", f"{url}/close", timeout=5)
+        assert whole.content == b"to the end" and whole.headers["x-folded"] == "a b"
+        assert client.request("GET", f"{url}/continue", timeout=5).status_code == 204
+        for path, named in (
+            ("/bad-status", "not an HTTP/1 status line"),
+            ("/bad-length", "a Content-Length that is not a number"),
+            ("/short", "the answer ended early"),
+            ("/bad-chunk", "a chunk size that is not hexadecimal"),
+        ):
+            with pytest.raises(ConnectFailed, match=named):
+                client.request("GET", f"{url}{path}", timeout=5)
+        client.close()
+
+
+def test_a_plain_http_proxy_is_sent_the_absolute_form_and_its_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[tuple[str, str | None, str | None]] = []
+
+    def proxy(h: BaseHTTPRequestHandler) -> None:
+        seen.append((h.path, h.headers.get("Host"), h.headers.get("Proxy-Authorization")))
+        reply(h, 200, b"via proxy")
+
+    with serving(proxy) as srv:
+        port = int(srv.url.rsplit(":", 1)[1])
+        monkeypatch.setattr(
+            registry_http, "_proxy_for", lambda scheme, host: ("127.0.0.1", port, "Basic eA==")
+        )
+        client = session()
+        got = client.request("GET", "http://registry.example:5000/v2/", timeout=5)
+        client.close()
+    assert got.content == b"via proxy"
+    assert seen == [("http://registry.example:5000/v2/", "registry.example:5000", "Basic eA==")]
+
+
+@contextlib.contextmanager
+def connect_proxy(refuse: bool = False) -> Iterator[tuple[int, list[bytes]]]:
+    """A CONNECT proxy on loopback: it records each request head, then relays both ways (or
+    answers 407 when ``refuse``)."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    heads: list[bytes] = []
+
+    def relay(src: socket.socket, dst: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := src.recv(65536):
+                dst.sendall(data)
+        with contextlib.suppress(OSError):
+            dst.shutdown(socket.SHUT_WR)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            head = b""
+            while b"\r\n\r\n" not in head and (part := conn.recv(1)):
+                head += part
+            heads.append(head)
+            if refuse:
+                conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+                conn.close()
+                continue
+            host, port = head.split()[1].decode().rsplit(":", 1)
+            upstream = socket.create_connection((host, int(port)))
+            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            threading.Thread(target=relay, args=(conn, upstream), daemon=True).start()
+            threading.Thread(target=relay, args=(upstream, conn), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield listener.getsockname()[1], heads
+    finally:
+        listener.close()
+
+
+def test_https_through_a_proxy_is_a_tunnel_verified_against_the_origin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tls = make_self_signed_cert(tmp_path)
+    with serving(lambda h: reply(h, 200, b"secret")) as srv:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(tls.cert, tls.key)
+        srv.httpd.socket = context.wrap_socket(srv.httpd.socket, server_side=True)
+        origin = srv.url.replace("http://", "https://") + "/v2/"
+        for refuse in (False, True):
+            with connect_proxy(refuse) as (port, heads):
+                proxy = ("127.0.0.1", port, "Basic eA==")
+                monkeypatch.setattr(registry_http, "_proxy_for", lambda scheme, host, p=proxy: p)
+                client = session()
+                if refuse:
+                    with pytest.raises(ConnectFailed, match="the proxy answered 407"):
+                        client.request("GET", origin, timeout=5, verify=str(tls.cert))
+                else:
+                    got = client.request("GET", origin, timeout=5, verify=str(tls.cert))
+                    assert got.content == b"secret"
+                client.close()
+            authority = origin.split("/")[2]
+            assert heads[0].startswith(f"CONNECT {authority} HTTP/1.1\r\n".encode())
+            assert b"Proxy-Authorization: Basic eA==" in heads[0]
 
 
 # --------------------------------------------------------------------------- the limit

@@ -1,11 +1,14 @@
-"""HTTP/1.1 for the registry client, on the standard library's ``http.client``: keep-alive
-connections pooled per registry, redirects, TLS, and the proxies the environment names.
+"""HTTP/1.1 for the registry client, on the standard library's sockets: keep-alive connections
+pooled per registry, redirects, TLS, and the proxies the environment names.
 
 Why not requests: ``verify-tags --releases`` sends thousands of small requests, and requests
-spends about 1.5 ms of CPU on each (hooks, cookies, header merging, urllib3's pool) where
-``http.client`` spends 0.4 ms; importing it costs more than the whole start-up budget of the
-verb (0.13 s). The registry API needs little of what it adds: no cookies, no compression (the
-answers are small JSON, asked for as identity), no multipart.
+spends about 1.5 ms of CPU on each (hooks, cookies, header merging, urllib3's pool) where a
+plain socket exchange spends 0.4 ms; importing it costs more than the whole start-up budget of
+the verb (0.1 s). Why not ``http.client``: importing it loads ``ssl`` and the e-mail parser,
+about 20 ms of that budget, on every run, where most audits ask loopback or plain-http
+registries; here ``ssl`` is imported when a TLS connection is first opened. The registry API
+needs little of HTTP: no request bodies, no cookies, no compression (the answers are small
+JSON, asked for as identity), no multipart. The messages on the socket are ``wire``'s.
 
 A failure without an answer is one ``HttpError`` naming its kind; an answer of any status is a
 ``Response``. Nothing here logs: the transport logs method, URL and status, never headers.
@@ -14,24 +17,33 @@ A failure without an answer is one ``HttpError`` naming its kind; an answer of a
 from __future__ import annotations
 
 import base64
-import http.client
 import json
 import os
 import re
 import socket
-import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 from pipeline.images.reference import is_loopback_host
+from pipeline.images.registry.wire import (
+    Body,
+    Connection,
+    Head,
+    ProtocolError,
+    authority,
+    body_of,
+    read_final_head,
+    request_head,
+)
+
+if TYPE_CHECKING:
+    import ssl
 
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
-#: A keep-alive connection the server closed while it idled fails like this on reuse.
-_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 _LINK = re.compile(r'<([^>]*)>\s*;\s*rel="?([^";,]+)"?')
-
 Verify = bool | str
 #: A proxy's host, port and Proxy-Authorization value (None without credentials).
 _Proxy = tuple[str, int, str | None]
@@ -63,21 +75,29 @@ class TooManyRedirects(HttpError):
     kind = "too many redirects"
 
 
+#: A keep-alive connection the server closed while it idled fails like this on reuse.
+_STALE = (ConnectionResetError, BrokenPipeError)
+#: What an exchange raises for a failure without an answer (``_failure`` names it).
+_EXCHANGE_ERRORS = (OSError, ProtocolError)
+
+
 class Response:
     """One answer. The body is read at once unless the request streamed it; a response read to
     its end gives its connection back to the pool, one closed early closes the connection."""
 
     def __init__(
         self,
-        raw: http.client.HTTPResponse,
+        head: Head,
+        raw: Body,
         url: str,
         release: Callable[[bool], None],
         body: bytes | None,
     ) -> None:
-        self.status_code = raw.status
-        self.reason = raw.reason
-        self.headers = raw.headers
+        self.status_code = head.status
+        self.reason = head.reason
+        self.headers = head.headers
         self.url = url
+        self._will_close = head.will_close or raw.to_close
         self._raw = raw
         self._release: Callable[[bool], None] | None = release
         self._body = body
@@ -112,7 +132,7 @@ class Response:
         try:
             while chunk := self._raw.read(size):
                 yield chunk
-        except (OSError, http.client.HTTPException) as exc:
+        except _EXCHANGE_ERRORS as exc:
             self._drop()
             raise _failure(exc) from None
         self.close()
@@ -121,8 +141,8 @@ class Response:
         """Give the connection back when the body was read to its end, else close it."""
         if self._release is None:
             return
-        if self._raw.isclosed() or self._body is not None:
-            self._release(not self._raw.will_close)
+        if self._raw.done:
+            self._release(not self._will_close)
         else:
             self._drop()
         self._release = None
@@ -157,7 +177,7 @@ class Session:
         self.user_agent = user_agent
         self.max_redirects = max_redirects
         self._lock = threading.Lock()
-        self._idle: dict[_Route, list[http.client.HTTPConnection]] = {}
+        self._idle: dict[_Route, list[Connection]] = {}
         self._contexts: dict[Verify, ssl.SSLContext] = {}
         self._proxies: dict[tuple[str, str], _Proxy | None] = {}
 
@@ -209,19 +229,27 @@ class Session:
         stream: bool,
     ) -> Response:
         route, target, headers = self._route(url, headers, verify)
+        request = request_head(
+            method, target, authority(route.host, route.port, route.scheme), headers
+        )
         try:
-            conn, raw = self._exchange(route, method, target, headers, timeout)
-        except (OSError, http.client.HTTPException) as exc:
+            conn, head = self._exchange(route, request, timeout)
+        except _EXCHANGE_ERRORS as exc:
+            raise _failure(exc) from None
+        try:
+            raw = body_of(conn.reader, method, head)
+        except ProtocolError as exc:
+            conn.close()
             raise _failure(exc) from None
         release = self._releaser(route, conn)
         if stream:
-            return Response(raw, url, release, None)
+            return Response(head, raw, url, release, None)
         try:
-            body = raw.read()  # for HEAD too: it marks the answer complete
-        except (OSError, http.client.HTTPException) as exc:
+            body = raw.read_all()
+        except _EXCHANGE_ERRORS as exc:
             conn.close()
             raise _failure(exc) from None
-        resp = Response(raw, url, release, body)
+        resp = Response(head, raw, url, release, body)
         resp.close()  # read whole: the connection goes back at once
         return resp
 
@@ -245,20 +273,18 @@ class Session:
                 headers = {**headers, "Proxy-Authorization": route.proxy[2]}
         return route, target, headers
 
-    def _exchange(
-        self, route: _Route, method: str, target: str, headers: dict[str, str], timeout: float
-    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    def _exchange(self, route: _Route, request: bytes, timeout: float) -> tuple[Connection, Head]:
         """Send on an idle connection (once more on a new one if the server had closed it)."""
         conn = self._take(route)
         reused = conn is not None
         for _ in range(2):
             if conn is None:
                 conn = self._connect(route, timeout)
-            elif conn.sock is not None:
+            else:
                 conn.sock.settimeout(timeout)
             try:
-                conn.request(method, target, headers=headers)
-                return conn, conn.getresponse()
+                conn.sock.sendall(request)
+                return conn, read_final_head(conn.reader)
             except _STALE:
                 conn.close()
                 if not reused:
@@ -269,12 +295,12 @@ class Session:
                 raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _take(self, route: _Route) -> http.client.HTTPConnection | None:
+    def _take(self, route: _Route) -> Connection | None:
         with self._lock:
             idle = self._idle.get(route)
             return idle.pop() if idle else None
 
-    def _releaser(self, route: _Route, conn: http.client.HTTPConnection) -> Callable[[bool], None]:
+    def _releaser(self, route: _Route, conn: Connection) -> Callable[[bool], None]:
         def release(reusable: bool) -> None:
             if reusable:
                 with self._lock:
@@ -286,22 +312,21 @@ class Session:
 
         return release
 
-    def _connect(self, route: _Route, timeout: float) -> http.client.HTTPConnection:
+    def _connect(self, route: _Route, timeout: float) -> Connection:
+        """A new connection: to the origin or its proxy, tunnelled and wrapped in TLS for
+        https."""
         host, port = (route.proxy[0], route.proxy[1]) if route.proxy else (route.host, route.port)
-        conn: http.client.HTTPConnection
-        if route.scheme == "https":
-            conn = http.client.HTTPSConnection(
-                host, port, timeout=timeout, context=self._context(route.verify)
-            )
-            if route.proxy is not None:
-                tunnel = {"Proxy-Authorization": route.proxy[2]} if route.proxy[2] else None
-                conn.set_tunnel(route.host, route.port, headers=tunnel)
-        else:
-            conn = http.client.HTTPConnection(host, port, timeout=timeout)
-        conn.connect()
-        if conn.sock is not None:
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return conn
+        sock = socket.create_connection((host, port), timeout)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if route.scheme == "https":
+                if route.proxy is not None:
+                    _tunnel(sock, route.host, route.port, route.proxy[2])
+                sock = self._context(route.verify).wrap_socket(sock, server_hostname=route.host)
+        except BaseException:
+            sock.close()
+            raise
+        return Connection(sock)
 
     def _proxy(self, scheme: str, host: str) -> _Proxy | None:
         key = (scheme, host)
@@ -323,9 +348,24 @@ class Session:
         return context
 
 
+def _tunnel(sock: socket.socket, host: str, port: int, proxy_auth: str | None) -> None:
+    """Ask the proxy on ``sock`` for a tunnel to ``host:port`` (``CONNECT``)."""
+    where = authority(host, port, "")
+    headers = {"Proxy-Authorization": proxy_auth} if proxy_auth else {}
+    sock.sendall(request_head("CONNECT", where, where, headers))
+    with sock.makefile("rb") as reader:  # a 2xx answer to CONNECT has no body: nothing is lost
+        head = read_final_head(reader)
+    if not 200 <= head.status < 300:
+        raise ConnectFailed(
+            f"the proxy answered {head.status} {head.reason} to CONNECT {authority}"
+        )
+
+
 def _ssl_context(verify: Verify) -> ssl.SSLContext:
     """``True``: the system's CAs and certifi's (what requests trusted); a path: that CA file;
     ``False``: no verification (only ever chosen for a loopback registry)."""
+    import ssl  # only for a TLS registry: importing it costs 20 ms of start-up
+
     if verify is False:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
@@ -344,10 +384,15 @@ def _ssl_context(verify: Verify) -> ssl.SSLContext:
 
 
 def _failure(exc: BaseException) -> HttpError:
-    if isinstance(exc, ssl.SSLError | ssl.CertificateError):
+    if isinstance(exc, HttpError):
+        return exc
+    ssl = sys.modules.get("ssl")  # imported by the first TLS connection, if there was one
+    if ssl is not None and isinstance(exc, ssl.SSLError | ssl.CertificateError):
         return TlsFailed(" ".join(str(exc).split())[:200])
-    if isinstance(exc, TimeoutError | socket.timeout):
+    if isinstance(exc, TimeoutError):
         return TimedOut(type(exc).__name__)
+    if isinstance(exc, ProtocolError):
+        return ConnectFailed(str(exc))
     return ConnectFailed(type(exc).__name__)
 
 
