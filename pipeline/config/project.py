@@ -86,6 +86,16 @@ class Source:
 
 
 @dataclass(frozen=True)
+class BuildRoot:
+    """The clean tree step 1's rpmbuild runs in: Debian ``suite`` from ``mirror``, holding the
+    packages ``packages_map`` names for each spec's BuildRequires (``stages/build_roots.py``)."""
+
+    suite: str
+    packages_map: Path
+    mirror: str = "http://deb.debian.org/debian"
+
+
+@dataclass(frozen=True)
 class TargetProduct:
     product: str
     version: str
@@ -103,6 +113,9 @@ class Target:
     #: True when the pipeline builds the base image itself (offline `local` target).
     local_base: bool
     products: Mapping[str, TargetProduct]
+    #: Where rpmbuild runs; None: on the host (the targets whose roots would come from their
+    #: own distribution's repositories, which this pipeline does not reach yet).
+    build_root: BuildRoot | None = None
 
 
 @dataclass(frozen=True)
@@ -230,7 +243,7 @@ def _load_source(node: Node, root: Path) -> Source:
 
 def _load_target(name: str, node: Node, root: Path, products: Mapping[str, Product]) -> Target:
     node.check_keys(
-        {"prjconf", "registry", "platforms", "pull", "local_base", "products"},
+        {"prjconf", "registry", "platforms", "pull", "local_base", "products", "build_root"},
         frozenset({"prjconf", "registry", "platforms", "products"}),
     )
     platforms = node.string_list("platforms")
@@ -265,7 +278,21 @@ def _load_target(name: str, node: Node, root: Path, products: Mapping[str, Produ
         pull=node.choice("pull", PULL_POLICIES, "missing"),
         local_base=node.boolean("local_base", False),
         products=pinned,
+        build_root=_load_build_root(node.child("build_root"), root)
+        if node.has("build_root")
+        else None,
     )
+
+
+def _load_build_root(node: Node, root: Path) -> BuildRoot:
+    node.check_keys({"suite", "packages", "mirror"}, frozenset({"suite", "packages"}))
+    suite = node.string("suite")
+    if not re.fullmatch(r"[a-z][a-z0-9-]*", suite):
+        raise node.child("suite").error(f"{suite!r} is not a Debian suite name", hint="e.g. trixie")
+    mirror = node.string("mirror", BuildRoot.mirror)
+    if not mirror.startswith(("http://", "https://", "file:/")):
+        raise node.child("mirror").error(f"mirror {mirror!r} is not an http(s) or file URL")
+    return BuildRoot(suite=suite, packages_map=node.file("packages", root), mirror=mirror)
 
 
 def load_project(path: Path) -> Project:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pipeline.core.errors import InputError
@@ -17,3 +18,10 @@ def read_text(path: Path, what: str = "file") -> str:
         raise InputError(path, f"not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror}") from None
+
+
+def user_cache() -> Path:
+    """The pipeline's cache of this user, shared by every project: what depends only on its
+    own inputs (the Go toolchain, the build roots)."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "kubevirt-pipeline"

@@ -141,9 +141,12 @@ def debootstrap(
     suite: str = SUITE,
     mirror: str = DEFAULT_MIRROR,
     arch: str | None = None,
+    purpose: str = "the `local` base image",
+    keep_others: bool = False,
 ) -> tuple[Path, str]:
     """The cached Debian tree of ``arch`` (rpm name; the host's by default) with ``packages``;
-    returns (rootfs, its hash)."""
+    returns (rootfs, its hash). ``purpose`` names what needs it in errors; ``keep_others``
+    keeps the trees of other package sets in ``base_dir`` (the build roots: one per set)."""
     arch = arch or host_arch()
     tree_hash = _debootstrap_hash(packages, suite, arch)
     tree_dir = base_dir / f"debootstrap-{arch}-{tree_hash}"
@@ -161,7 +164,7 @@ def debootstrap(
         shutil.rmtree(tree_dir, ignore_errors=True)
         raise ContainersError(
             f"debootstrap of Debian {suite} ({oci_arch(arch)}) from {mirror} failed: {exc.message}",
-            hint=f"the `local` base image needs that mirror once (then it is cached under "
+            hint=f"{purpose} needs that mirror once (then it is cached under "
             f"{base_dir}); connect to it or pass another mirror; another architecture than "
             f"the host's needs its qemu-user emulator (nox -s setup-host); full log: run "
             f"`{' '.join(argv)}` by hand",
@@ -170,7 +173,7 @@ def debootstrap(
     stamp.write_text(" ".join(argv) + "\n")
     # Other trees of this architecture are of other inputs; trees of the one-tree layout
     # (debootstrap-<hash>) were the host's.
-    for old in base_dir.glob("debootstrap-*"):
+    for old in () if keep_others else base_dir.glob("debootstrap-*"):
         if old != tree_dir and (
             old.name.startswith(f"debootstrap-{arch}-") or old.name.count("-") == 1
         ):

@@ -16,6 +16,7 @@ checked against the plan: the manifests and the env files cannot disagree, nor t
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import shutil
@@ -40,6 +41,7 @@ from pipeline.images.registry import RegistryClient, RetryPolicy
 from pipeline.obs.conventions import META_KEYS, SERVICE_DIR
 from pipeline.obs.spec import failed_section, rpmspec_error, with_release
 from pipeline.services.envfile import load_env
+from pipeline.stages import build_roots
 from pipeline.stages.fetch_sources import pack_sample, upstream_tarball
 from pipeline.stages.plan import checked_plan
 from pipeline.tools import rpm
@@ -163,8 +165,10 @@ def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPl
     took (one for all: a product that fails on one architecture has no build)."""
     defines = list(planned.defines.items())
     # Pre-flight before a release is taken: a build that cannot start must not use one up.
-    go_dir = go_for(product.spec, defines)
-    cross = {arch: cross_for(arch) for arch in plan.arches}
+    rootfs = _root_for(ctx, plan, product, defines) if ctx.target.build_root else None
+    # On the host, Go and the cross compilers are checked here; a root has its own.
+    go_dir = go_for(product.spec, defines) if rootfs is None else None
+    cross = {arch: cross_for(arch) for arch in plan.arches} if rootfs is None else {}
     pinned = ctx.target.products[product.name]
     if not pinned.source.is_local:
         upstream_tarball(ctx, product, pinned)
@@ -175,12 +179,15 @@ def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPl
 
     def build(arch: str) -> None:
         topdir = topdir_of(ctx, product.name, arch)
-        spec = _lay_out(ctx, product, planned, topdir, with_release_text)
-        env = _build_env(ctx, planned, topdir, go_dir)
         try:
-            rpm.rpmbuild(
-                spec, topdir, topdir / "SOURCES", [*defines, *cross[arch]], env, target=arch
-            )
+            if rootfs is None:
+                spec = _lay_out(ctx, product, planned, topdir, with_release_text)
+                env = _build_env(ctx, planned, topdir, go_dir)
+                rpm.rpmbuild(
+                    spec, topdir, topdir / "SOURCES", [*defines, *cross[arch]], env, target=arch
+                )
+            else:
+                _build_in_root(ctx, rootfs, product, planned, arch, with_release_text, defines)
         except ToolError as exc:
             where = failed_section(product.spec, spec_text, exc.stderr_tail)
             raise RpmsError(f"{where} ({arch}): {exc.message}", hint=exc.hint) from exc
@@ -197,6 +204,48 @@ def build_product(ctx: Context, plan: Plan, product: Product, planned: ProductPl
         # The first architecture's failure is reported, once the pool has waited for every build.
         list(pool.map(build, plan.arches))
     return release
+
+
+def _root_for(ctx: Context, plan: Plan, product: Product, defines: list[tuple[str, str]]) -> Path:
+    """The product's build root: its BuildRequires mapped and checked (one line and no root
+    when one is unmet), the root made or reused."""
+    try:
+        requires = rpm.buildrequires(product.spec, defines)
+    except ToolError as exc:
+        raise rpmspec_error(exc, product.spec) from exc
+    wanted = build_roots.parse_requirements(requires, product.spec)
+    root_plan = build_roots.plan_root(product.spec, wanted, ctx.target, plan.arches)
+    with console().status(f"build root for {product.name} ({len(root_plan.packages)} packages) …"):
+        return build_roots.make_root(product.spec, root_plan, ctx.target)
+
+
+def _build_in_root(
+    ctx: Context,
+    rootfs: Path,
+    product: Product,
+    planned: ProductPlan,
+    arch: str,
+    spec_text: str,
+    defines: list[tuple[str, str]],
+) -> None:
+    """rpmbuild for ``arch`` chrooted in ``rootfs``, its tree laid out inside the root, then
+    moved to where the host-side stages read it (``topdir_of``)."""
+    # Roots are shared by every project of this user: the directory names this build's.
+    project = hashlib.sha256(str(ctx.build_dir).encode()).hexdigest()[:12]
+    inside = Path(build_roots.BUILDS_IN_ROOT, project, product.name, arch)
+    work = rootfs / inside
+    shutil.rmtree(work, ignore_errors=True)
+    spec = _lay_out(ctx, product, planned, work, spec_text)
+    has_go = (rootfs / build_roots.GO_IN_ROOT).is_dir()
+    env = build_roots.root_env(f"/{inside}", planned.source_date_epoch, has_go)
+    cross: list[tuple[str, str]] = []
+    if arch != host_arch():
+        cross = rpm.cross_defines(build_roots.cross_prefix_in(rootfs, arch))
+    rpm.rpmbuild(spec, work, work / "SOURCES", [*defines, *cross], env, target=arch, root=rootfs)
+    topdir = topdir_of(ctx, product.name, arch)
+    shutil.rmtree(topdir, ignore_errors=True)
+    topdir.parent.mkdir(parents=True, exist_ok=True)
+    work.rename(topdir)
 
 
 def _build_env(

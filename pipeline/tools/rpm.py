@@ -51,16 +51,26 @@ def rpmbuild(
     defines: Sequence[tuple[str, str]],
     env: Mapping[str, str],
     target: str | None = None,
+    root: Path | None = None,
 ) -> None:
     """``rpmbuild -ba`` (``--target`` an rpm arch); a failure is a ``ToolError`` whose message
-    is rpmbuild's own reason."""
-    # --nodeps: BuildRequires name RPM capabilities; on a Debian host the rpm database is empty,
-    # so the rpms stage checks the tools a spec needs itself before calling this.
-    paths = (("_topdir", str(topdir)), ("_sourcedir", str(sourcedir)))
+    is rpmbuild's own reason. With ``root``, it runs chrooted there, with ``env`` and nothing
+    else of the host's; ``spec``, ``topdir`` and ``sourcedir`` are then paths inside it."""
+
+    # --nodeps: BuildRequires name RPM capabilities, and neither a Debian host nor a Debian
+    # build root has them in an rpm database: the rpms stage checks them itself (build_roots).
+    def seen(path: Path) -> str:
+        return str(path) if root is None else "/" + str(path.relative_to(root))
+
+    paths = (("_topdir", seen(topdir)), ("_sourcedir", seen(sourcedir)))
     argv = ["rpmbuild", "-ba", "--nodeps", *(["--target", target] if target else [])]
     argv += _define_args((*paths, *REPRODUCIBLE_DEFINES, *defines))
     try:
-        run([*argv, str(spec)], env=dict(env), cwd=topdir)
+        if root is None:
+            run([*argv, str(spec)], env=dict(env), cwd=topdir)
+        else:
+            clean = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in env.items())]
+            run(["chroot", str(root), *clean, *argv, seen(spec)], cwd=topdir)
     except ToolError as exc:
         raise exc.retold(
             f"rpmbuild of {spec.name} failed: {_cause(exc.stderr_tail) or exc.message}",

@@ -65,8 +65,21 @@ def test_valid_project_loads_into_frozen_dataclasses(project: Path) -> None:
     local = loaded.target("local")
     assert local.products["kubevirt"].version == "1.9.0"
     assert local.pull == "missing" and local.local_base is True
+    assert local.build_root is None  # rpmbuild on the host unless the target names a root
     with pytest.raises(dataclasses.FrozenInstanceError):
         local.registry = "elsewhere"  # type: ignore[misc]
+
+
+def test_a_build_root_names_its_suite_and_package_map(project: Path) -> None:
+    text = project.read_text().replace(
+        "local_base: true\n",
+        "local_base: true\n    build_root: {suite: trixie, packages: prjconf/local.prjconf}\n",
+    )
+    project.write_text(text)
+    root = load_project(project).target("local").build_root
+    assert root is not None and root.suite == "trixie"
+    assert root.packages_map == project.parent / "prjconf/local.prjconf"
+    assert root.mirror == "http://deb.debian.org/debian"
 
 
 # (replace this, with this, expected line:col, words the message must contain)
@@ -94,6 +107,24 @@ MALFORMED = [
     ("kubevirt: {version", "kubevirtt: {version", "21:", "unknown product 'kubevirtt'"),
     ("  kubevirt:\n    package", "  kubevirt:\n   package", "", "YAML"),
     ("tarball: kubevirt-{version}.tar.gz", "tarball: kubevirt.zip", "6:14", "tar.gz"),
+    (
+        "local_base: true\n",
+        "local_base: true\n    build_root: {suite: Trixie!, packages: prjconf/local.prjconf}\n",
+        "20:",
+        "is not a Debian suite name",
+    ),
+    (
+        "local_base: true\n",
+        "local_base: true\n    build_root: {suite: trixie, packages: nothere.txt}\n",
+        "20:",
+        "does not exist",
+    ),
+    (
+        "local_base: true\n",
+        "local_base: true\n    build_root: {suite: trixie}\n",
+        "20:",
+        "lacks the required key 'packages'",
+    ),
 ]
 
 
