@@ -208,7 +208,7 @@ VERBS = (
     ),
     Verb(
         "fetch-sources",
-        "download the pinned upstream tarballs of a target (sha256-checked)",
+        "download the pinned upstream tarballs of a target (sha256-checked), make its build roots",
         _fetch_sources,
     ),
     Verb("rpms", "build the RPMs of every product with rpmbuild, then the repo", _rpms, BUILDS),

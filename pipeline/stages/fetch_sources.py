@@ -137,6 +137,10 @@ def main(ctx: Context) -> int:
             rows.append({"product": name, "url": "", "state": "sample tree, nothing to fetch"})
             continue
         rows.append(fetch(ctx, product, pinned))
+    if ctx.target.build_root is not None:  # the Debian packages of step 1's roots, also fetched
+        from pipeline.stages.rpms import prepare_roots  # rpms packs sources with this module
+
+        rows += prepare_roots(ctx)
     for row in rows:
         console().print(f"{row['product']}: {row['state']} {row['url']}")
     emit(ctx.options, {"sources": rows})

@@ -118,8 +118,9 @@ class Inputs:
 
 def product_inputs(ctx: Context, product: Product, registry: str) -> Inputs:
     """A product's release covers its spec package, its sources, the target's prjconf, every
-    image directory it ships, the platforms it is built for and, for the `local` target, the
-    base its images are built on: a change to any of them is a new release of the whole set.
+    image directory it ships, the platforms it is built for, the build root's suite and package
+    map (when the target has one) and, for the `local` target, the base its images are built
+    on: a change to any of them is a new release of the whole set.
     (A unique tag never moves, so a set for one architecture and one for two are two
     releases.)"""
     pinned = ctx.target.products[product.name]
@@ -142,6 +143,11 @@ def product_inputs(ctx: Context, product: Product, registry: str) -> Inputs:
     if ctx.target.local_base:
         parts["base"] = digest_of_text(local_base.inputs_hash())
         paths.append(local_base.INPUTS_DIR)
+    if ctx.target.build_root is not None:  # another suite or map builds other binaries
+        built_in = ctx.target.build_root
+        packages = tree_digest([built_in.packages_map], root)
+        parts["build root"] = digest_of_text(f"{built_in.suite} {built_in.mirror} {packages}")
+        paths.append(built_in.packages_map)
     return Inputs(tuple(paths), parts)
 
 

@@ -219,6 +219,21 @@ def _root_for(ctx: Context, plan: Plan, product: Product, defines: list[tuple[st
         return build_roots.make_root(product.spec, root_plan, ctx.target)
 
 
+def prepare_roots(ctx: Context) -> list[dict[str, str]]:
+    """Make (or find) the build root of every product of the target, so that a build after it
+    needs no network: ``fetch-sources`` runs this. One row per product."""
+    from pipeline.stages.plan import make_plan
+
+    plan = make_plan(ctx)
+    rows = []
+    for planned in plan.products:
+        product = ctx.project.products[planned.name]
+        rootfs = _root_for(ctx, plan, product, list(planned.defines.items()))
+        state = f"build root {rootfs.parent.name}"
+        rows.append({"product": product.name, "url": "", "state": state})
+    return rows
+
+
 def _build_in_root(
     ctx: Context,
     rootfs: Path,
