@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config.project import BuildRoot, Target
+from pipeline.config.project import Target
 from pipeline.core.release import ReleaseBook
 from pipeline.stages import build_roots
 from pipeline.tools import rpm
 from tests.support.releases import project_copy
+from tests.support.targets import rooted_target
 from tests.support.tools import need_tool, run_pipeline
 
 pytestmark = [pytest.mark.tools, pytest.mark.slow]
@@ -46,16 +47,7 @@ rpm --version > %{buildroot}/usr/share/probe/rpm-version
 def small_target(tmp_path: Path) -> Target:
     packages = tmp_path / "map.txt"
     packages.write_text("pkgconfig pkgconf\n")
-    return Target(
-        name="probe",
-        prjconf=tmp_path / "probe.prjconf",
-        registry="127.0.0.1:5555",
-        platforms=("linux/amd64",),
-        pull="never",
-        local_base=True,
-        products={},
-        build_root=BuildRoot(suite="trixie", packages_map=packages),
-    )
+    return rooted_target("probe", packages)
 
 
 def test_a_root_is_made_once_reused_after_and_rpmbuild_runs_inside_it(

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config.project import BuildRoot, Target
+from pipeline.config.project import Target
 from pipeline.core.errors import InputError, RpmsError
 from pipeline.core.plan import host_arch
 from pipeline.stages import build_roots
 from pipeline.stages.build_roots import Requirement
 from tests.support.paths import ROOT
+from tests.support.targets import rooted_target
 
 #: What rpmspec --buildrequires prints for kubevirt.spec at 1.9.0.
 KUBEVIRT_REQUIRES = """\
@@ -29,20 +30,12 @@ golang(API) >= 1.26
 
 
 def target(tmp_path: Path, map_text: str | None = None, suite: str = "trixie") -> Target:
+    """``local`` with the repository's map, or one of ``map_text``."""
     packages = ROOT / "base/build-root/debian.txt"
     if map_text is not None:
         packages = tmp_path / "map.txt"
         packages.write_text(map_text)
-    return Target(
-        name="local",
-        prjconf=tmp_path / "local.prjconf",
-        registry="127.0.0.1:5555",
-        platforms=("linux/amd64",),
-        pull="never",
-        local_base=True,
-        products={},
-        build_root=BuildRoot(suite=suite, packages_map=packages),
-    )
+    return rooted_target("local", packages, suite)
 
 
 def test_requirements_are_read_as_rpmspec_prints_them() -> None:

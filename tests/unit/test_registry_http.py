@@ -170,25 +170,40 @@ def test_a_redirect_loop_and_a_dead_port_and_a_silent_server_are_named() -> None
         assert time.monotonic() - started < 0.9
 
 
+def serve_each(listener: socket.socket, handle: Callable[[socket.socket], None]) -> None:
+    """Accept connections on ``listener`` in a thread, each handled by ``handle``, until the
+    listener is closed."""
+
+    def loop() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            handle(conn)
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
+def read_head(conn: socket.socket) -> bytes:
+    """A request head, byte by byte: what follows it stays unread (a tunnel's TLS)."""
+    head = b""
+    while b"\r\n\r\n" not in head and (part := conn.recv(1)):
+        head += part
+    return head
+
+
 @contextlib.contextmanager
 def raw_server(answer: Callable[[bytes], bytes]) -> Iterator[str]:
     """A loopback server that reads each connection's request head, sends ``answer(head)``
     as it is and closes: for answers ``http.server`` would not send."""
     listener = socket.create_server(("127.0.0.1", 0))
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                head = b""
-                while b"\r\n\r\n" not in head and (part := conn.recv(4096)):
-                    head += part
-                conn.sendall(answer(head))
+    def handle(conn: socket.socket) -> None:
+        with conn:
+            conn.sendall(answer(read_head(conn)))
 
-    threading.Thread(target=serve, daemon=True).start()
+    serve_each(listener, handle)
     try:
         yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     finally:
@@ -247,6 +262,7 @@ def connect_proxy(refuse: bool = False) -> Iterator[tuple[int, list[bytes]]]:
     answers 407 when ``refuse``)."""
     listener = socket.create_server(("127.0.0.1", 0))
     heads: list[bytes] = []
+    opened: list[socket.socket] = []  # closed on the way out, whichever relay ends first
 
     def relay(src: socket.socket, dst: socket.socket) -> None:
         with contextlib.suppress(OSError):
@@ -255,31 +271,28 @@ def connect_proxy(refuse: bool = False) -> Iterator[tuple[int, list[bytes]]]:
         with contextlib.suppress(OSError):
             dst.shutdown(socket.SHUT_WR)
 
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            head = b""
-            while b"\r\n\r\n" not in head and (part := conn.recv(1)):
-                head += part
-            heads.append(head)
-            if refuse:
-                conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
-                conn.close()
-                continue
-            host, port = head.split()[1].decode().rsplit(":", 1)
-            upstream = socket.create_connection((host, int(port)))
-            conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            threading.Thread(target=relay, args=(conn, upstream), daemon=True).start()
-            threading.Thread(target=relay, args=(upstream, conn), daemon=True).start()
+    def handle(conn: socket.socket) -> None:
+        opened.append(conn)
+        head = read_head(conn)
+        heads.append(head)
+        if refuse:
+            conn.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n")
+            conn.close()
+            return
+        host, port = head.split()[1].decode().rsplit(":", 1)
+        upstream = socket.create_connection((host, int(port)))
+        opened.append(upstream)
+        conn.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        threading.Thread(target=relay, args=(conn, upstream), daemon=True).start()
+        threading.Thread(target=relay, args=(upstream, conn), daemon=True).start()
 
-    threading.Thread(target=serve, daemon=True).start()
+    serve_each(listener, handle)
     try:
         yield listener.getsockname()[1], heads
     finally:
         listener.close()
+        for sock in opened:
+            sock.close()
 
 
 def test_https_through_a_proxy_is_a_tunnel_verified_against_the_origin(
