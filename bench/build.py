@@ -32,7 +32,7 @@ from pipeline.core.state import read_json
 from pipeline.tools import buildah, registry_server
 from pipeline.tools.run import Completed, run
 
-COPIED = ("pipeline.yaml", "prjconf", "specs", "samples", "dockerfiles")
+COPIED = ("pipeline.yaml", "prjconf", "specs", "samples", "dockerfiles", "base")
 NOOP_TARGET = Target("<=", 1.0, "<= 1 s wall, nox start included")
 OVERHEAD_TARGET = Target("<", 0.10, "< 10 % outside the tools")
 PARALLEL_TARGET = Target("<=", 0.8, "clearly < 1 (<= 0.8) on 2 cores")

@@ -18,9 +18,9 @@ one whose version the suite's package does not meet (``libnbd-devel >= 1.18`` ag
 bookworm's 1.14), is one line naming the spec, the requirement, the target and what would meet
 it. The roots are in the user's cache (``~/.cache/kubevirt-pipeline/roots``), shared by every
 project; each build works in a directory of its own inside (``/pipeline-build/<project>/...``)
-and moves its tree out when done. The Go build cache lives in the root
-(``/var/cache/go-build``): a rebuild after an image-only change reuses it, and a root of a new
-package set starts cold.
+and moves its tree out when done. The target's Go build cache stays on the host, where a build
+without a root keeps it too (``tools/golang.build_cache``), and is bind-mounted at
+``/var/cache/go-build`` for the build: a rebuild after an image-only change reuses it.
 """
 
 from __future__ import annotations

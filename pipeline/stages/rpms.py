@@ -251,12 +251,19 @@ def _build_in_root(
     work = rootfs / inside
     shutil.rmtree(work, ignore_errors=True)
     spec = _lay_out(ctx, product, planned, work, spec_text)
-    has_go = (rootfs / build_roots.GO_IN_ROOT).is_dir()
-    env = build_roots.root_env(f"/{inside}", planned.source_date_epoch, has_go)
+    go = rootfs / build_roots.GO_IN_ROOT / "bin" / "go"
+    env = build_roots.root_env(f"/{inside}", planned.source_date_epoch, go.exists())
+    # The target's Go build cache, kept on the host as for a build without a root, mounted in.
+    binds = []
+    if go.exists():
+        (rootfs / build_roots.GO_CACHE_IN_ROOT.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        binds.append((build_cache(ctx.target.name, go), build_roots.GO_CACHE_IN_ROOT))
     cross: list[tuple[str, str]] = []
     if arch != host_arch():
         cross = rpm.cross_defines(build_roots.cross_prefix_in(rootfs, arch))
-    rpm.rpmbuild(spec, work, work / "SOURCES", [*defines, *cross], env, target=arch, root=rootfs)
+    rpm.rpmbuild(
+        spec, work, work / "SOURCES", [*defines, *cross], env, arch, root=rootfs, binds=binds
+    )
     topdir = topdir_of(ctx, product.name, arch)
     shutil.rmtree(topdir, ignore_errors=True)
     topdir.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.core.errors import ToolError
+from pipeline.tools import chroot
 from pipeline.tools.run import run
 
 #: Reproducible RPMs (rpm >= 4.14): SOURCE_DATE_EPOCH from %changelog, mtimes clamped to it,
@@ -52,10 +53,12 @@ def rpmbuild(
     env: Mapping[str, str],
     target: str | None = None,
     root: Path | None = None,
+    binds: Sequence[tuple[Path, str]] = (),
 ) -> None:
     """``rpmbuild -ba`` (``--target`` an rpm arch); a failure is a ``ToolError`` whose message
     is rpmbuild's own reason. With ``root``, it runs chrooted there, with ``env`` and nothing
-    else of the host's; ``spec``, ``topdir`` and ``sourcedir`` are then paths inside it."""
+    else of the host's, and ``binds`` mounted (``tools.chroot``); ``spec``, ``topdir`` and
+    ``sourcedir`` are then paths inside it."""
 
     # --nodeps: BuildRequires name RPM capabilities, and neither a Debian host nor a Debian
     # build root has them in an rpm database: the rpms stage checks them itself (build_roots).
@@ -69,8 +72,7 @@ def rpmbuild(
         if root is None:
             run([*argv, str(spec)], env=dict(env), cwd=topdir)
         else:
-            clean = ["/usr/bin/env", "-i", *(f"{k}={v}" for k, v in env.items())]
-            run(["chroot", str(root), *clean, *argv, seen(spec)], cwd=topdir)
+            run(chroot.command(root, [*argv, seen(spec)], env, binds), cwd=topdir)
     except ToolError as exc:
         raise exc.retold(
             f"rpmbuild of {spec.name} failed: {_cause(exc.stderr_tail) or exc.message}",

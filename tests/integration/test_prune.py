@@ -30,7 +30,7 @@ from pipeline.core.report import ArchImage, ContainersSection, ImageBuild, Repor
 from pipeline.stages.prune import disk_bytes
 from pipeline.tools import registry_server
 from pipeline.tools.run import run
-from tests.support.paths import ROOT
+from tests.support.paths import copy_inputs
 from tests.support.tools import need_tool
 
 pytestmark = pytest.mark.tools
@@ -112,14 +112,7 @@ class Setup:
 
 
 def _project(destination: Path) -> Path:
-    destination.mkdir()
-    for name in ("pipeline.yaml", "prjconf", "specs", "samples", "dockerfiles"):
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name)
-        else:
-            shutil.copy2(source, destination / name)
-    return destination
+    return copy_inputs(destination)
 
 
 def _store(tmp: Path) -> Store:

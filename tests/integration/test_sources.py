@@ -3,25 +3,18 @@ URL instead of a hang or a traceback."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.support.paths import ROOT
+from tests.support.paths import copy_inputs
 from tests.support.tools import run_pipeline
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the project, so these tests leave the real build/ alone."""
-    for name in ("pipeline.yaml", "prjconf", "specs", "samples", "dockerfiles"):
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / name)
-        else:
-            shutil.copy2(source, tmp_path / name)
-    return tmp_path
+    return copy_inputs(tmp_path)
 
 
 def test_fetch_sources_offline_names_the_url(project: Path) -> None:

@@ -23,9 +23,8 @@ from typing import Any
 
 import requests
 
-from tests.support.paths import ROOT
+from tests.support.paths import ROOT, copy_inputs
 
-COPIED = ("pipeline.yaml", "prjconf", "specs", "samples", "dockerfiles")
 #: Retry bounds for runs that meet a faulty registry: short, so every run stays short.
 FAST_RETRY = {"PIPELINE_REGISTRY_ATTEMPTS": "2", "PIPELINE_REGISTRY_RETRY_SECONDS": "2"}
 #: Not needed by any later stage, and the bulk of a build tree.
@@ -38,14 +37,7 @@ def copy_project(destination: Path, built: Path | None = None) -> Path:
     """A fresh project tree at ``destination``: the repository's inputs, or a copy of ``built``
     (inputs and ``build/``, without rpmbuild's scratch directories)."""
     if built is None:
-        destination.mkdir(parents=True, exist_ok=True)
-        for name in COPIED:
-            source = ROOT / name
-            if source.is_dir():
-                shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("_out"))
-            else:
-                shutil.copy2(source, destination / name)
-        return destination
+        return copy_inputs(destination)
 
     def ignore(directory: str, names: list[str]) -> list[str]:
         if Path(directory).parent.name == "rpmbuild":

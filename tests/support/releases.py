@@ -5,32 +5,21 @@ a copy of the repository's inputs (so pipeline.yaml loads as it is; under 1 MB) 
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pipeline.core.plan import host_platform
 from pipeline.core.release import ReleaseRecord
-from tests.support.paths import ROOT
+from tests.support.paths import copy_inputs
 
-COPIED = ("pipeline.yaml", "prjconf", "specs", "samples", "dockerfiles", "base")
 #: ``(tagged text, digests, operator env) -> pinned text``: the real pinning by default.
 Pinner = Callable[[str, Mapping[str, str], Mapping[str, str]], str]
 
 
 def project_copy(directory: Path) -> Path:
-    """A project at ``directory`` with the repository's inputs (pipeline.yaml refuses paths
-    that leave the project, symlinks too) and a ``build/`` of its own; its pipeline.yaml."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for name in COPIED:
-        source, copy = ROOT / name, directory / name
-        if copy.exists() or not source.exists():
-            continue
-        if source.is_dir():
-            shutil.copytree(source, copy, ignore=shutil.ignore_patterns("_out", "__pycache__"))
-        else:
-            shutil.copy2(source, copy)
-    return directory / "pipeline.yaml"
+    """A project at ``directory`` with the repository's inputs and a ``build/`` of its own;
+    its pipeline.yaml."""
+    return copy_inputs(directory) / "pipeline.yaml"
 
 
 def real_pin(text: str, digests: Mapping[str, str], env: Mapping[str, str]) -> str:
