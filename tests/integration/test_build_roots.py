@@ -1,7 +1,8 @@
 """Build roots for real (``stages/build_roots.py``): debootstrap makes a Debian root once per
-package set and reuses it; rpmbuild runs chrooted in it with nothing of the host's
-environment; and a BuildRequires the root's suite cannot meet stops the rpms stage with one
-line, before any compile and before a release is taken."""
+package set and reuses it; rpmbuild runs chrooted in it with nothing of the host's environment
+and only the host directories it is given, mounted for it alone; and a BuildRequires the root's
+suite cannot meet stops the rpms stage with one line, before any compile and before a release
+is taken."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ test "$VERSION_CODENAME" = trixie
 test -z "${PIPELINE_HOST_ONLY:-}"
 mkdir -p %{buildroot}/usr/share/probe
 rpm --version > %{buildroot}/usr/share/probe/rpm-version
+echo seen from the root > /mnt/host/note
 
 %files
 /usr/share/probe
@@ -78,7 +80,14 @@ def test_a_root_is_made_once_reused_after_and_rpmbuild_runs_inside_it(
         (work / part).mkdir(parents=True)
     (work / "SPECS" / spec.name).write_text(PROBE_SPEC)
     env = build_roots.root_env(f"/{work.relative_to(rootfs)}", 1700000000, go=False)
-    rpm.rpmbuild(work / "SPECS" / spec.name, work, work / "SOURCES", [], env, root=rootfs)
+    host = tmp_path / "host"  # bind-mounted at /mnt/host for this build only
+    host.mkdir()
+    (rootfs / "mnt/host").mkdir(parents=True)
+    binds = [(host, "/mnt/host")]
+    spec_in_root = work / "SPECS" / spec.name
+    rpm.rpmbuild(spec_in_root, work, work / "SOURCES", [], env, root=rootfs, binds=binds)
+    assert (host / "note").read_text() == "seen from the root\n"
+    assert str(rootfs) not in Path("/proc/self/mountinfo").read_text()  # nothing left mounted
     built = next((work / "RPMS").rglob("root-probe-1-1.noarch.rpm"))
     rpm.extract(built, tmp_path / "unpacked")
     inside = (tmp_path / "unpacked/usr/share/probe/rpm-version").read_text()
