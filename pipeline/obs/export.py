@@ -44,6 +44,9 @@ from pipeline.stages.fetch_sources import download_path, pack_sample, sha256_of
 
 CONFIG = "_config"
 SAMPLES = "_samples"
+#: Where the exported tree keeps the build root's package map (for pipeline.yaml, not OBS,
+#: whose build roots come from the project's repositories).
+BUILD_ROOT = "_build_root"
 CONTAINER_SUFFIX = "-container"
 #: The one service in an exported tree that is not this project's: OBS's standard downloader.
 DOWNLOAD_SERVICE = "download_url"
@@ -268,8 +271,15 @@ def _pipeline_yaml(project: Project, target: Target, samples: dict[str, str]) ->
         f"    platforms: [{', '.join(_q(p) for p in target.platforms)}]",
         f"    pull: {_q(target.pull)}",
         f"    local_base: {'true' if target.local_base else 'false'}",
-        "    products:",
     ]
+    if target.build_root is not None:
+        root = target.build_root
+        packages = f"{BUILD_ROOT}/{root.packages_map.name}"
+        lines.append(
+            f"    build_root: {{suite: {_q(root.suite)}, packages: {_q(packages)}, "
+            f"mirror: {_q(root.mirror)}}}"
+        )
+    lines += ["    products:"]
     for name, pinned in target.products.items():
         lines += [f"      {_q(name)}:", f"        version: {_q(pinned.version)}", "        source:"]
         if pinned.source.directory is not None:
@@ -362,7 +372,8 @@ def _readme_notes(target: Target) -> list[str]:
             "The `local` target is for trying an export offline: its base image is built by the",
             "pipeline and its registry is a loopback one, neither of which OBS has. Export a",
             "real target (tumbleweed, sle15-sp3, ...) for OBS. _samples/ holds the sample",
-            "trees the tarballs were packed from, for pipeline.yaml; it is not a package.",
+            "trees the tarballs were packed from, and _build_root/ the map of the Debian root",
+            "its RPMs are built in, both for pipeline.yaml; neither is a package.",
         ]
     return lines
 
@@ -406,6 +417,9 @@ def export(ctx: Context, outdir: Path) -> Export:
             files = _copy_flat(image.directory, package)
             packages.append(ExportedPackage(package.name, "container", tuple(files)))
     _check_services(outdir, provided_services(project))
+    if target.build_root is not None:
+        (outdir / BUILD_ROOT).mkdir()
+        shutil.copy2(target.build_root.packages_map, outdir / BUILD_ROOT)
     (outdir / "pipeline.yaml").write_text(
         _pipeline_yaml(project, target, samples), encoding="utf-8"
     )

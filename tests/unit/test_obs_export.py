@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import tarfile
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from pipeline.obs.prjconf import load_prjconf
 from pipeline.obs.service import load_service
 from pipeline.obs.spec import source_date_epoch
 from pipeline.stages.fetch_sources import pack_sample
-from tests.support.paths import ROOT
+from tests.support.paths import ROOT, copy_inputs
 from tests.support.tools import run_pipeline
 
 PROJECT = load_project(ROOT / "pipeline.yaml")
@@ -248,14 +247,7 @@ def test_local_export_carries_the_packed_sample(tmp_path: Path) -> None:
 
 def test_a_downloaded_tarball_goes_into_the_package(tmp_path: Path) -> None:
     """With the pinned upstream tarball already fetched, no download service is written."""
-    project = tmp_path / "project"
-    project.mkdir()
-    for part in ("pipeline.yaml", "specs", "dockerfiles", "prjconf", "samples"):
-        source = ROOT / part
-        if source.is_dir():
-            shutil.copytree(source, project / part, ignore=shutil.ignore_patterns("_out"))
-        else:
-            shutil.copyfile(source, project / part)
+    project = copy_inputs(tmp_path / "project")
     tarball = project / "build" / "sources" / "kubevirt-1.9.0.tar.gz"
     tarball.parent.mkdir(parents=True)
     tarball.write_bytes(b"stand-in for the upstream archive\n")
