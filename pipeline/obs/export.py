@@ -263,7 +263,11 @@ def _pipeline_yaml(project: Project, target: Target, samples: dict[str, str]) ->
                 lines.append(f"        since: {_q(image.since)}")
             if image.until:
                 lines.append(f"        until: {_q(image.until)}")
-    lines += [
+    return "\n".join([*lines, *_target_lines(target, samples)]) + "\n"
+
+
+def _target_lines(target: Target, samples: dict[str, str]) -> list[str]:
+    lines = [
         "targets:",
         f"  {_q(target.name)}:",
         f"    prjconf: {_q(CONFIG)}",
@@ -288,7 +292,7 @@ def _pipeline_yaml(project: Project, target: Target, samples: dict[str, str]) ->
             lines.append(f"          url: {_q(pinned.source.url or '')}")
             if pinned.source.sha256:
                 lines.append(f"          sha256: {_q(pinned.source.sha256)}")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _readme(

@@ -242,13 +242,21 @@ class ImageBuilder:
         oci = info.get("OCIv1", {})
         sizes = layers(info)
         base_rpms, base_layers = self.base_contents(arch)
+        # Under load (two builds on one store), ``rpm -qa`` in a fresh container of a finished
+        # image was once seen to list only what its base holds: pr-helper recorded as having
+        # installed no RPM, though it held its own. Every image adds some, so an empty answer
+        # is asked again before it is believed.
+        for _ in range(buildah.RUN_TRIES):
+            added = tuple(r for r in installed_rpms(image_id) if r not in base_rpms)
+            if added:
+                break
         built = ArchImage(
             platform=f"linux/{oci_arch(arch)}",
             id=image_id,
             name=name,
             size=sum(sizes.values()),
             own_size=sum(size for digest, size in sizes.items() if digest not in base_layers),
-            rpms=tuple(r for r in installed_rpms(image_id) if r not in base_rpms),
+            rpms=added,
             seconds=round(seconds, 2),
         )
         labels = dict((oci.get("config") or {}).get("Labels") or {})
