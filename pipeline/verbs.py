@@ -184,6 +184,8 @@ def _bench(ctx: Context) -> int:
 
 @dataclass(frozen=True)
 class Verb:
+    """One verb of the command line: its handler and the checks it runs before."""
+
     name: str
     help: str
     handler: Handler

@@ -30,6 +30,8 @@ def version_key(version: str) -> tuple[int, ...]:
 
 @dataclass(frozen=True)
 class Image:
+    """An image a product ships: its name and its directory (Dockerfile and _service)."""
+
     name: str
     directory: Path
     #: First and last product versions that ship this image (inclusive); None = unbounded.
@@ -45,6 +47,8 @@ class Image:
 
 @dataclass(frozen=True)
 class Product:
+    """One product of pipeline.yaml: its OBS spec package, meta service, manifests, images."""
+
     name: str
     #: The OBS package directory: the spec file plus its other sources (meta service files).
     package_dir: Path
@@ -97,6 +101,8 @@ class BuildRoot:
 
 @dataclass(frozen=True)
 class TargetProduct:
+    """A product as a target pins it: the upstream version and where Source0 comes from."""
+
     product: str
     version: str
     source: Source
@@ -104,6 +110,8 @@ class TargetProduct:
 
 @dataclass(frozen=True)
 class Target:
+    """One target of pipeline.yaml: prjconf, registry, platforms, base and pinned products."""
+
     name: str
     prjconf: Path
     #: The registry host[:port] images are published to; the prjconf's macros must agree.
@@ -120,6 +128,8 @@ class Target:
 
 @dataclass(frozen=True)
 class Project:
+    """pipeline.yaml loaded and checked: its products and targets, paths resolved."""
+
     root: Path
     path: Path
     products: Mapping[str, Product]

@@ -49,6 +49,8 @@ def render_release(template: str, ci_cnt: int, b_cnt: int) -> str:
 
 @dataclass(frozen=True)
 class LastBuild:
+    """What the last successful build of a product was made from, and the release it took."""
+
     inputs: str
     release: str
     #: The digest of each input, to say which changed (empty in books of older versions).
@@ -67,6 +69,8 @@ class BookEntry:
 
 @dataclass(frozen=True)
 class Book:
+    """The release book of a target: one entry per product."""
+
     products: dict[str, BookEntry] = field(default_factory=dict)
 
 

@@ -61,6 +61,8 @@ Found = list[tuple[str, bool]]
 
 @dataclass
 class TargetAudit:
+    """The audit of one target: every release bundle of it, checked."""
+
     target: str
     releases: list[ReleaseAudit] = field(default_factory=list)
 

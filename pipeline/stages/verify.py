@@ -47,6 +47,8 @@ UPSTREAM_VERSION = re.compile(r"^v?(\d+(?:\.\d+)*)")
 
 @dataclass
 class Finding:
+    """One checked image reference and what the registry said about it."""
+
     reference: str
     #: ``file:line`` of the reference (for build manifests: ``<rpm>:<path in the rpm>:line``).
     where: str

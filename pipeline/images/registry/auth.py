@@ -8,8 +8,6 @@ than the username.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import logging
 import os
@@ -43,6 +41,8 @@ class Credentials:
 
 
 def _basic(creds: Credentials) -> str:
+    import base64  # only with credentials: an anonymous audit starts without it
+
     raw = f"{creds.username}:{creds.password}".encode()
     return "Basic " + base64.b64encode(raw).decode()
 
@@ -73,6 +73,9 @@ def _normalize_auth_key(key: str) -> str:
 
 
 def _decode_entry(entry: Any, where: str) -> Credentials | None:
+    import base64
+    import binascii
+
     if not isinstance(entry, dict):
         return None
     if isinstance(entry.get("auth"), str) and entry["auth"]:
@@ -134,6 +137,8 @@ def find_credentials(
 
 @dataclass(frozen=True)
 class Challenge:
+    """A registry's ``WWW-Authenticate`` challenge: the scheme and its parameters."""
+
     scheme: str  # "basic" or "bearer"
     params: tuple[tuple[str, str], ...] = ()
 
@@ -168,6 +173,8 @@ def _challenge_of(resp: Response) -> Challenge | None:
 
 @dataclass
 class _Token:
+    """A bearer token and when it expires."""
+
     value: str = field(repr=False)
     expires: float
 

@@ -16,7 +16,6 @@ A failure without an answer is one ``HttpError`` naming its kind; an answer of a
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -410,6 +409,8 @@ def _proxy_for(scheme: str, host: str) -> _Proxy | None:
     parts = urlsplit(url if "://" in url else f"http://{url}")
     auth = None
     if parts.username is not None:
+        import base64
+
         raw = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
         auth = "Basic " + base64.b64encode(raw).decode()
     return (parts.hostname or "", parts.port or 80, auth)

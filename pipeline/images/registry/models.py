@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -115,6 +114,8 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Backoff before try ``attempt + 1``: exponential with full jitter."""
+        import random  # only a retry needs it, not a run whose registry answers at once
+
         ceiling = min(self.max_backoff, self.backoff * (2 ** (attempt - 1)))
         return random.uniform(ceiling / 2, ceiling)  # jitter, not crypto
 
