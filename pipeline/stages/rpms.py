@@ -267,7 +267,7 @@ def _build_in_root(
     topdir = topdir_of(ctx, product.name, arch)
     shutil.rmtree(topdir, ignore_errors=True)
     topdir.parent.mkdir(parents=True, exist_ok=True)
-    work.rename(topdir)
+    shutil.move(work, topdir)  # a rename, or a copy where the cache is another file system
 
 
 def _build_env(
