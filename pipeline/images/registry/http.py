@@ -355,9 +355,7 @@ def _tunnel(sock: socket.socket, host: str, port: int, proxy_auth: str | None) -
     with sock.makefile("rb") as reader:  # a 2xx answer to CONNECT has no body: nothing is lost
         head = read_final_head(reader)
     if not 200 <= head.status < 300:
-        raise ConnectFailed(
-            f"the proxy answered {head.status} {head.reason} to CONNECT {authority}"
-        )
+        raise ConnectFailed(f"the proxy answered {head.status} {head.reason} to CONNECT {where}")
 
 
 def _ssl_context(verify: Verify) -> ssl.SSLContext:
@@ -383,8 +381,6 @@ def _ssl_context(verify: Verify) -> ssl.SSLContext:
 
 
 def _failure(exc: BaseException) -> HttpError:
-    if isinstance(exc, HttpError):
-        return exc
     ssl = sys.modules.get("ssl")  # imported by the first TLS connection, if there was one
     if ssl is not None and isinstance(exc, ssl.SSLError | ssl.CertificateError):
         return TlsFailed(" ".join(str(exc).split())[:200])
