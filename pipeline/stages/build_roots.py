@@ -2,8 +2,8 @@
 spec's ``BuildRequires`` name, never against whatever the host has installed.
 
 A target with ``build_root: {suite, packages}`` in pipeline.yaml gets, per product, a Debian
-``suite`` tree made by debootstrap (``build/roots/debootstrap-<arch>-<hash>/rootfs``, cached by
-a hash of its package set, so products with the same set share one). Its packages are:
+``suite`` tree made by debootstrap (``debootstrap-<arch>-<hash>/rootfs`` under ``roots_dir()``,
+cached by a hash of its package set, so products with the same set share one). Its packages are:
 
 - for each ``BuildRequires`` (as rpmspec expands them with the plan's defines), the Debian
   package the target's map file names for that rpm capability (``pkgconfig(libvirt)`` ->
@@ -11,7 +11,8 @@ a hash of its package set, so products with the same set share one). Its package
   at ``/usr/local/go`` (the distribution's Go is older than the specs ask for);
 - rpm itself (rpmbuild and rpmspec), cpio and zstd;
 - for each architecture of the plan that is not the host's, Debian's C cross toolchain of it
-  with its static libc (the specs cross-compile: Go by ``GOARCH``, C with ``<triplet>-gcc``).
+  (``setup_host.debian_cross_packages``: gcc, binutils, static libc; the specs cross-compile:
+  Go by ``GOARCH``, C with ``<arch>-linux-gnu-gcc``).
 
 Every requirement is checked before anything is compiled: one without a line in the map, or
 one whose version the suite's package does not meet (``libnbd-devel >= 1.18`` against
@@ -36,10 +37,10 @@ from pipeline.config.project import BuildRoot, Target
 from pipeline.core.errors import InputError, Location, RpmsError
 from pipeline.core.files import user_cache
 from pipeline.core.locks import file_lock
-from pipeline.core.plan import host_arch, oci_arch
+from pipeline.core.plan import host_arch
 from pipeline.obs.prjconf_expr import rpm_vercmp
 from pipeline.stages.local_base import debian_versions, debootstrap
-from pipeline.stages.setup_host import DEBIAN_CROSS
+from pipeline.stages.setup_host import debian_cross_packages
 from pipeline.tools.golang import find_go, goroot_of
 
 #: What every root holds besides the spec's requirements: rpmbuild and the tools its
@@ -165,12 +166,7 @@ def plan_root(
             checks.append((requirement, mapped.package))
     for arch in arches:
         if arch != host_arch():
-            triplet = DEBIAN_CROSS.get(arch, f"{arch}-linux-gnu")
-            packages += [
-                f"gcc-{triplet}",
-                f"binutils-{triplet}",
-                f"libc6-dev-{oci_arch(arch)}-cross",
-            ]
+            packages += debian_cross_packages(arch)
     return RootPlan(tuple(dict.fromkeys(packages)), tuple(checks), go)
 
 
@@ -243,11 +239,12 @@ def _link_go(rootfs: Path, need: tuple[int, ...], spec: Path) -> None:
 
 
 def cross_prefix_in(rootfs: Path, arch: str) -> str:
-    """The cross toolchain prefix of ``arch`` in the root (``plan_root`` put it there)."""
-    triplet = DEBIAN_CROSS.get(arch, f"{arch}-linux-gnu")
-    if not (rootfs / "usr/bin" / f"{triplet}-gcc").exists():
-        raise RpmsError(f"the build root {rootfs} lacks the {arch} cross compiler {triplet}-gcc")
-    return triplet
+    """The cross toolchain prefix of ``arch`` in the root (``plan_root`` put it there): Debian
+    names its packages after ``DEBIAN_CROSS`` but its binaries ``<arch>-linux-gnu-*``."""
+    prefix = f"{arch}-linux-gnu"
+    if not (rootfs / "usr/bin" / f"{prefix}-gcc").exists():
+        raise RpmsError(f"the build root {rootfs} lacks the {arch} cross compiler {prefix}-gcc")
+    return prefix
 
 
 def root_env(topdir_in_root: str, source_date_epoch: int, go: bool) -> dict[str, str]:

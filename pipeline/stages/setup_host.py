@@ -87,11 +87,18 @@ TOOLS = (
 DEBIAN_CROSS = {"x86_64": "x86-64-linux-gnu", "aarch64": "aarch64-linux-gnu"}
 
 
+def debian_cross_packages(arch: str) -> tuple[str, str, str]:
+    """Debian's C cross toolchain of ``arch`` (rpm name): its gcc, binutils and static libc
+    packages."""
+    triplet = DEBIAN_CROSS.get(arch, f"{arch}-linux-gnu")
+    return f"gcc-{triplet}", f"binutils-{triplet}", f"libc6-dev-{oci_arch(arch)}-cross"
+
+
 def foreign_tools(arch: str) -> tuple[HostTool, ...]:
     """What building for ``arch`` (rpm name) on a host of another architecture needs: its
     qemu-user emulator, registered with binfmt, and its C cross compiler with a static libc
     (the spec files cross-compile their C parts; Go needs nothing)."""
-    debian, oci = DEBIAN_CROSS.get(arch, f"{arch}-linux-gnu"), oci_arch(arch)
+    gcc, _, libc = debian_cross_packages(arch)  # gcc's package brings the binutils
     qemu = binfmt.qemu_name(arch)
     return (
         HostTool(
@@ -114,7 +121,7 @@ def foreign_tools(arch: str) -> tuple[HostTool, ...]:
             f"{arch}-gcc",
             f"/usr/bin/{arch}-linux-gnu-gcc|/usr/bin/{arch}-suse-linux-gcc",
             (),
-            f"gcc-{debian}",
+            gcc,
             f"cross-{arch}-gcc14",
             f"cross-compiles the C parts of the {arch} RPMs",
         ),
@@ -122,7 +129,7 @@ def foreign_tools(arch: str) -> tuple[HostTool, ...]:
             f"{arch}-libc",
             f"/usr/{arch}-linux-gnu/lib/libc.a|/usr/{arch}-suse-linux/sys-root/usr/lib64/libc.a",
             (),
-            f"libc6-dev-{oci}-cross",
+            libc,
             f"cross-{arch}-glibc-devel",
             f"links the static {arch} C programs",
         ),
