@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime
 import re
 import shlex
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -31,8 +30,8 @@ from pipeline.core.plan import host_arch
 from pipeline.core.state import read_json
 from pipeline.tools import buildah, registry_server
 from pipeline.tools.run import Completed, run
+from tests.support.paths import copy_inputs
 
-COPIED = ("pipeline.yaml", "prjconf", "specs", "samples", "dockerfiles", "base")
 NOOP_TARGET = Target("<=", 1.0, "<= 1 s wall, nox start included")
 OVERHEAD_TARGET = Target("<", 0.10, "< 10 % outside the tools")
 PARALLEL_TARGET = Target("<=", 0.8, "clearly < 1 (<= 0.8) on 2 cores")
@@ -331,17 +330,6 @@ def rebuild_figure(warm: float, cold: float, changed: str) -> Figure:
 # --------------------------------------------------------------------------- the run
 
 
-def copy_project(source: Path, destination: Path) -> Path:
-    destination.mkdir(parents=True, exist_ok=True)
-    for name in COPIED:
-        path = source / name
-        if path.is_dir():
-            shutil.copytree(path, destination / name, ignore=shutil.ignore_patterns("_out"))
-        elif path.exists():
-            shutil.copy2(path, destination / name)
-    return destination / "pipeline.yaml"
-
-
 def installed_sizes(rpm_dir: Path) -> dict[str, int]:
     """NEVRA -> installed size (``%{SIZE}``) of every RPM in ``rpm_dir``, in one rpm call."""
     paths = sorted(rpm_dir.glob("*.rpm"))
@@ -397,7 +385,7 @@ def measure(root: Path, source: Path, work: Path) -> list[Figure]:
     """Everything of figures 2-8; a figure that cannot be had says why."""
     registry_root = work / "registry"
     try:
-        project_yaml = copy_project(source, work / "project")
+        project_yaml = copy_inputs(work / "project", source) / "pipeline.yaml"
         server = registry_server.start(registry_root)
     except PipelineError as exc:
         return all_not_measured(exc.one_line())
@@ -414,7 +402,10 @@ def measure(root: Path, source: Path, work: Path) -> list[Figure]:
         figures["image_weight"] = weight_figure(report, rpms, host)
         # The same build of the host's platform only, from a fresh copy of its own.
         alone = Workspace(
-            root, copy_project(source, work / "one-arch"), server, work / "go-cache-one-arch"
+            root,
+            copy_inputs(work / "one-arch", source) / "pipeline.yaml",
+            server,
+            work / "go-cache-one-arch",
         )
         one = full_build(alone, "--platforms", "host")
         other = next(a for a in report["rpms"]["products"]["kubevirt"]["arches"] if a != host)

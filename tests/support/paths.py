@@ -10,12 +10,13 @@ DATA = ROOT / "tests" / "data"
 PROJECT_INPUTS = ("pipeline.yaml", "prjconf", "specs", "samples", "dockerfiles", "base")
 
 
-def copy_inputs(destination: Path) -> Path:
-    """A project at ``destination`` with the repository's inputs (pipeline.yaml refuses paths
-    that leave the project, symlinks too) and no ``build/``; returns ``destination``."""
+def copy_inputs(destination: Path, project: Path = ROOT) -> Path:
+    """A project at ``destination`` with the inputs of ``project`` (the repository's by default;
+    pipeline.yaml refuses paths that leave the project, symlinks too) and no ``build/``;
+    returns ``destination``."""
     destination.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_INPUTS:
-        source, copy = ROOT / name, destination / name
+        source, copy = project / name, destination / name
         if copy.exists() or not source.exists():
             continue
         if source.is_dir():
