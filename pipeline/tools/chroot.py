@@ -1,6 +1,8 @@
-"""Commands run inside a build root: ``chroot`` with only their own environment, and the host
-directories they need bind-mounted in a mount namespace of their own (``unshare --mount``):
-nothing stays mounted on the host after them, also when they are killed."""
+"""Commands run inside a build root: ``chroot`` with only their own environment, in a mount and
+PID namespace of their own (``unshare``) where the root has its own ``/proc`` (a spec's
+``<(…)`` needs ``/dev/fd``, a link into it) and the host directories they need are bind-mounted:
+nothing stays mounted on the host after them, also when they are killed, and they see no host
+process."""
 
 from __future__ import annotations
 
@@ -18,9 +20,10 @@ def command(
     ``(host directory, absolute path in the root)`` of ``binds`` mounted there for it."""
     inner = ["chroot", str(root), "/usr/bin/env", "-i", *(f"{k}={v}" for k, v in env.items())]
     inner += argv
+    namespace = ["unshare", "--mount", "--pid", "--fork", f"--mount-proc={root / 'proc'}", "--"]
     if not binds:
-        return inner
+        return [*namespace, *inner]
     mounts = "".join(f'mount --bind "${2 * i + 1}" "${2 * i + 2}" && ' for i in range(len(binds)))
     script = f'{mounts}shift {2 * len(binds)} && exec "$@"'
     places = [str(p) for host, inside in binds for p in (host, root / inside.lstrip("/"))]
-    return ["unshare", "--mount", "--", "sh", "-c", script, "sh", *places, *inner]
+    return [*namespace, "sh", "-c", script, "sh", *places, *inner]
