@@ -39,7 +39,7 @@ from pipeline.core.files import user_cache
 from pipeline.core.locks import file_lock
 from pipeline.core.plan import host_arch
 from pipeline.obs.prjconf_expr import rpm_vercmp
-from pipeline.stages.local_base import debian_versions, debootstrap
+from pipeline.stages.debian_tree import debian_versions, debootstrap
 from pipeline.stages.setup_host import debian_cross_packages
 from pipeline.tools.golang import MIN_GO, goroot_of, require_go
 

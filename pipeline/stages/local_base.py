@@ -36,26 +36,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.config.project import DEFAULT_LOCAL_BASE, LocalBase
 from pipeline.core.errors import ContainersError, InputError, Location, ToolError
 from pipeline.core.locks import file_lock
 from pipeline.core.plan import host_arch, oci_arch, rpm_arch
+from pipeline.stages.debian_tree import DEFAULT_MIRROR, HASH_LENGTH, debian_versions, debootstrap
 from pipeline.tools import buildah
 from pipeline.tools.run import run
 
 log = logging.getLogger("pipeline.stages.local_base")
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-INPUTS_DIR = REPO_ROOT / "base" / "local"
-SUITE = "bookworm"
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
+INPUTS_DIR = DEFAULT_LOCAL_BASE
+#: The `local` target's base (``local_base: true``).
+LOCAL = LocalBase()
+SUITE = LOCAL.suite
 IMAGE = "localhost/pipeline/local-base"
 ROOTFS_IMAGE = "localhost/pipeline/local-base-rootfs"
 ROOTFS_LABEL = "org.opensuse.pipeline.rootfs"
 #: Where the Containerfile's RUN step finds the provides RPMs (a read-only bind mount).
 RPMS_MOUNT = "/mnt"
-HASH_LENGTH = 16
-#: Left behind by debootstrap and apt; no image needs them and they are a third of the tree.
-ROOTFS_CLEANUP = ("var/cache/apt/archives", "var/lib/apt/lists", "var/log", "var/cache/ldconfig")
 
 
 @dataclass(frozen=True)
@@ -126,94 +125,7 @@ def inputs_hash(inputs_dir: Path = INPUTS_DIR, suite: str = SUITE) -> str:
     return digest.hexdigest()[:HASH_LENGTH]
 
 
-def _debootstrap_hash(packages: list[str], suite: str, arch: str) -> str:
-    text = f"suite={suite}\npackages={','.join(sorted(packages))}\ncleanup={ROOTFS_CLEANUP}\n"
-    return hashlib.sha256(f"{text}arch={arch}\n".encode()).hexdigest()[:HASH_LENGTH]
-
-
-# --- step 1: debootstrap --------------------------------------------------------------------
-
-
-def debootstrap(
-    base_dir: Path,
-    packages: list[str],
-    *,
-    suite: str = SUITE,
-    mirror: str = DEFAULT_MIRROR,
-    arch: str | None = None,
-    purpose: str = "the `local` base image",
-    keep_others: bool = False,
-) -> tuple[Path, str]:
-    """The cached Debian tree of ``arch`` (rpm name; the host's by default) with ``packages``;
-    returns (rootfs, its hash). ``purpose`` names what needs it in errors; ``keep_others``
-    keeps the trees of other package sets in ``base_dir`` (the build roots: one per set)."""
-    arch = arch or host_arch()
-    tree_hash = _debootstrap_hash(packages, suite, arch)
-    tree_dir = base_dir / f"debootstrap-{arch}-{tree_hash}"
-    rootfs = tree_dir / "rootfs"
-    stamp = tree_dir / "complete"
-    if stamp.is_file():
-        return rootfs, tree_hash
-    shutil.rmtree(tree_dir, ignore_errors=True)
-    tree_dir.mkdir(parents=True)
-    argv = ["debootstrap", f"--arch={oci_arch(arch)}", "--variant=minbase"]
-    argv += [f"--include={','.join(packages)}", suite, str(rootfs), mirror]
-    try:
-        run(argv, timeout=3600)
-    except ToolError as exc:
-        shutil.rmtree(tree_dir, ignore_errors=True)
-        raise ContainersError(
-            f"debootstrap of Debian {suite} ({oci_arch(arch)}) from {mirror} failed: {exc.message}",
-            hint=f"{purpose} needs that mirror once (then it is cached under "
-            f"{base_dir}); connect to it or pass another mirror; another architecture than "
-            f"the host's needs its qemu-user emulator (nox -s setup-host); full log: run "
-            f"`{' '.join(argv)}` by hand",
-        ) from exc
-    _clean_tree(rootfs)
-    stamp.write_text(" ".join(argv) + "\n")
-    # Other trees of this architecture are of other inputs; trees of the one-tree layout
-    # (debootstrap-<hash>) were the host's.
-    for old in () if keep_others else base_dir.glob("debootstrap-*"):
-        if old != tree_dir and (
-            old.name.startswith(f"debootstrap-{arch}-") or old.name.count("-") == 1
-        ):
-            shutil.rmtree(old, ignore_errors=True)
-    return rootfs, tree_hash
-
-
-def _clean_tree(rootfs: Path) -> None:
-    for relative in ROOTFS_CLEANUP:
-        target = rootfs / relative
-        if target.is_dir():
-            for child in target.iterdir():
-                if child.is_dir() and not child.is_symlink():
-                    shutil.rmtree(child)
-                else:
-                    child.unlink()
-
-
-# --- step 2: the provides RPMs ----------------------------------------------------------------
-
-
-def debian_versions(rootfs: Path) -> dict[str, str]:
-    """Upstream version of every installed package in the tree's dpkg database."""
-    versions: dict[str, str] = {}
-    status = (rootfs / "var/lib/dpkg/status").read_text()
-    for stanza in status.split("\n\n"):
-        fields = dict(
-            line.split(": ", 1) for line in stanza.splitlines() if ": " in line and line[0] != " "
-        )
-        if fields.get("Status", "").endswith(" installed") and "Package" in fields:
-            versions[fields["Package"]] = rpm_version(fields["Version"])
-    return versions
-
-
-def rpm_version(debian_version: str) -> str:
-    """``1:9.1-3+b1`` -> ``9.1``: the upstream part, which is what an openSUSE version means."""
-    upstream = debian_version.split(":", 1)[-1]
-    if "-" in upstream:
-        upstream = upstream.rsplit("-", 1)[0]
-    return upstream.replace("-", "_")
+# --- step 1: the provides RPMs (the tree itself: stages/debian_tree.py) -------------------------
 
 
 def elf_provides(rootfs: Path, pattern: str, where: Location) -> list[str]:
@@ -307,20 +219,21 @@ def build_provides_rpms(work_dir: Path, rootfs: Path, provides_file: Path, relea
     return rpms / "noarch"
 
 
-# --- step 3: the image ------------------------------------------------------------------------
+# --- step 2: the image ------------------------------------------------------------------------
 
 
 def ensure_local_base(
     build_dir: Path,
     *,
     arch: str | None = None,
-    inputs_dir: Path = INPUTS_DIR,
+    base: LocalBase = LOCAL,
     mirror: str = DEFAULT_MIRROR,
 ) -> BaseImage:
-    """The `local` base image of ``arch`` (the host's by default) in local storage, built only
+    """The base image ``base`` of ``arch`` (the host's by default) in local storage, built only
     when its inputs changed."""
     arch = arch or host_arch()
-    digest = inputs_hash(inputs_dir)
+    inputs_dir = base.inputs_dir
+    digest = inputs_hash(inputs_dir, base.suite)
     name = f"{IMAGE}:{digest}-{arch}"
     base_dir = build_dir.resolve() / "base"
     # Two pipelines (or test workers) on one machine build the base once, not twice at once.
@@ -329,14 +242,16 @@ def ensure_local_base(
         if name in stored:
             return BaseImage(name, stored[name], digest, built=False, arch=arch)
         packages = read_packages(inputs_dir / "packages.txt")
-        rootfs, tree_hash = debootstrap(base_dir, packages, mirror=mirror, arch=arch)
+        rootfs, tree_hash = debootstrap(
+            base_dir, packages, suite=base.suite, mirror=mirror, arch=arch
+        )
         rootfs_image = f"{ROOTFS_IMAGE}:{tree_hash}"
         if not buildah.exists(rootfs_image):
             config = {"cmd": "/bin/bash", "arch": oci_arch(arch)}
             buildah.import_rootfs(rootfs, rootfs_image, config=config)
         work = base_dir / f"rpm-{digest}-{arch}"
         rpms = build_provides_rpms(work, rootfs, inputs_dir / "provides.txt", release=digest)
-        for old in base_dir.glob("rpm-*"):
+        for old in base_dir.glob("rpm-*"):  # each is rebuilt in seconds with its image
             if (old.name.endswith(f"-{arch}") and old != work) or old.name.count("-") == 1:
                 shutil.rmtree(old, ignore_errors=True)
         image_id = _build_base(inputs_dir, name, rootfs_image, rpms, digest, arch)
@@ -383,16 +298,15 @@ def ensure_local_bases(
     build_dir: Path,
     arches: tuple[str, ...],
     *,
-    inputs_dir: Path = INPUTS_DIR,
+    base: LocalBase = LOCAL,
     mirror: str = DEFAULT_MIRROR,
 ) -> LocalBases:
     """Every architecture's base (``ensure_local_base``), and the manifest list
     ``local-base:<hash>`` (and ``:latest``) holding each one built of these inputs."""
     images = {
-        arch: ensure_local_base(build_dir, arch=arch, inputs_dir=inputs_dir, mirror=mirror)
-        for arch in arches
+        arch: ensure_local_base(build_dir, arch=arch, base=base, mirror=mirror) for arch in arches
     }
-    digest = inputs_hash(inputs_dir)
+    digest = inputs_hash(base.inputs_dir, base.suite)
     name = f"{IMAGE}:{digest}"
     with file_lock(LIST_LOCK):
         _sync_list(name, digest)
@@ -404,9 +318,11 @@ def ensure_target_bases(project: Path, target: str) -> LocalBases:
     its build root (CI's set-up step: the only step that needs the Debian mirror)."""
     from pipeline.config.project import load_project
 
-    declared = load_project(project).target(target).platforms
-    arches = tuple(dict.fromkeys(rpm_arch(platform) for platform in declared))
-    return ensure_local_bases(project.parent / "build", arches)
+    chosen = load_project(project).target(target)
+    if chosen.local_base is None:
+        raise InputError(project, f"target {target!r} builds on a pulled base, not a local one")
+    arches = tuple(dict.fromkeys(rpm_arch(platform) for platform in chosen.platforms))
+    return ensure_local_bases(project.parent / "build", arches, base=chosen.local_base)
 
 
 #: Lists are names in the host's one store, shared by every checkout: changed one at a time.
@@ -440,21 +356,22 @@ def _sync_list(name: str, digest: str) -> None:
         buildah.tag(name, latest)
 
 
-def stale_base_images(inputs_dir: Path = INPUTS_DIR) -> list[str]:
+def stale_base_images(current_bases: tuple[LocalBase, ...] = (LOCAL,)) -> list[str]:
     """Names of local base images and lists (and their root file system images) of other
-    inputs than the current ones: what ``prune`` untags. ``latest`` stays."""
-    current = inputs_hash(inputs_dir)
+    inputs than the current ones (every target's of the project): what ``prune`` untags.
+    ``latest`` stays."""
+    current = {inputs_hash(base.inputs_dir, base.suite) for base in current_bases}
     names = buildah.stored_names()
     bases = [n for n in names if n.startswith(f"{IMAGE}:") and n.rpartition(":")[2] != "latest"]
-    ours = [n for n in bases if n.rpartition(":")[2].split("-")[0] == current]
-    if not any(n != f"{IMAGE}:{current}" for n in ours):
+    ours = [n for n in bases if n.rpartition(":")[2].split("-")[0] in current]
+    if not any(n.rpartition(":")[2] not in current for n in ours):
         return []  # no current base is built: keep what there is
     stale = [n for n in bases if n not in ours]
     # Each current base names its root file system image in a label (bases built before the
     # label keep every rootfs image).
     keep = set()
     for base in ours:
-        if base != f"{IMAGE}:{current}":
+        if base.rpartition(":")[2] not in current:  # an image, not a list
             config = (buildah.inspect(base).get("OCIv1") or {}).get("config") or {}
             keep.add((config.get("Labels") or {}).get(ROOTFS_LABEL, ""))
     rootfs = [n for n in names if n.startswith(f"{ROOTFS_IMAGE}:")]

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.core.errors import ContainersError
+from pipeline.stages import debian_tree
 from pipeline.stages import local_base as base_image
 from pipeline.tools import buildah
 from pipeline.tools.run import run
@@ -72,11 +73,13 @@ def test_unreachable_mirror_is_one_line_naming_it(tmp_path: Path) -> None:
     need_root()
     mirror = "http://127.0.0.1:9/debian"
     with pytest.raises(ContainersError) as info:
-        base_image.debootstrap(tmp_path, ["zypper"], mirror=mirror, arch="x86_64")
+        debian_tree.debootstrap(
+            tmp_path, ["zypper"], suite="bookworm", mirror=mirror, arch="x86_64"
+        )
     line = info.value.one_line()
     assert "\n" not in line
     assert line.startswith(
-        f"Containers: debootstrap of Debian bookworm (amd64) from {mirror} failed"
+        f"Containers: debootstrap of Debian bookworm (amd64) with zypper from {mirror} failed"
     )
     assert "connect to it or pass another mirror" in line
     assert list(tmp_path.iterdir()) == []

@@ -11,6 +11,7 @@ import pytest
 
 from pipeline.core.errors import InputError
 from pipeline.obs.dockerfile import load_dockerfile
+from pipeline.stages import debian_tree
 from pipeline.stages import local_base as base_image
 from tests.support.paths import ROOT
 
@@ -77,7 +78,7 @@ def test_bad_package_line(tmp_path: Path) -> None:
     ],
 )
 def test_rpm_version_keeps_the_upstream_part(debian: str, rpm: str) -> None:
-    assert base_image.rpm_version(debian) == rpm
+    assert debian_tree.rpm_version(debian) == rpm
 
 
 def test_inputs_hash_follows_every_input(tmp_path: Path) -> None:
