@@ -99,6 +99,19 @@ class BuildRoot:
     mirror: str = "http://deb.debian.org/debian"
 
 
+#: The `local` target's base inputs (``local_base: true``): part of the pipeline, not the project.
+DEFAULT_LOCAL_BASE = Path(__file__).resolve().parents[2] / "base" / "local"
+
+
+@dataclass(frozen=True)
+class LocalBase:
+    """A base image the pipeline builds itself from Debian packages (``stages/local_base.py``):
+    the directory of its inputs (packages.txt, provides.txt, Containerfile, ...) and the suite."""
+
+    inputs_dir: Path = DEFAULT_LOCAL_BASE
+    suite: str = "bookworm"
+
+
 @dataclass(frozen=True)
 class TargetProduct:
     """A product as a target pins it: the upstream version and where Source0 comes from."""
@@ -118,8 +131,8 @@ class Target:
     registry: str
     platforms: tuple[str, ...]
     pull: str
-    #: True when the pipeline builds the base image itself (offline `local` target).
-    local_base: bool
+    #: The base image the pipeline builds itself (offline targets), or None: pulled.
+    local_base: LocalBase | None
     products: Mapping[str, TargetProduct]
     #: Where rpmbuild runs; None: on the host (the targets whose roots would come from their
     #: own distribution's repositories, which this pipeline does not reach yet).
@@ -286,7 +299,7 @@ def _load_target(name: str, node: Node, root: Path, products: Mapping[str, Produ
         registry=node.string("registry"),
         platforms=platforms,
         pull=node.choice("pull", PULL_POLICIES, "missing"),
-        local_base=node.boolean("local_base", False),
+        local_base=_load_local_base(node, root),
         products=pinned,
         build_root=_load_build_root(node.child("build_root"), root)
         if node.has("build_root")
@@ -294,11 +307,35 @@ def _load_target(name: str, node: Node, root: Path, products: Mapping[str, Produ
     )
 
 
-def _load_build_root(node: Node, root: Path) -> BuildRoot:
-    node.check_keys({"suite", "packages", "mirror"}, frozenset({"suite", "packages"}))
+def _load_local_base(target: Node, root: Path) -> LocalBase | None:
+    """``local_base: true`` (the `local` base), ``{dir, suite}`` (another one), or absent."""
+    if not target.has("local_base"):
+        return None
+    node = target.child("local_base")
+    if node.is_mapping():
+        node.check_keys({"dir", "suite"}, frozenset({"dir", "suite"}))
+        base = LocalBase(inputs_dir=node.file("dir", root), suite=_suite(node))
+        for required in ("packages.txt", "provides.txt", "Containerfile"):
+            if not (base.inputs_dir / required).is_file():
+                raise node.child("dir").error(f"the local base directory has no {required}")
+        return base
+    if not isinstance(node.data, bool):
+        raise node.error(
+            "'local_base' must be true, false or {dir: <inputs directory>, suite: <Debian suite>}"
+        )
+    return LocalBase() if node.data else None
+
+
+def _suite(node: Node) -> str:
     suite = node.string("suite")
     if not re.fullmatch(r"[a-z][a-z0-9-]*", suite):
         raise node.child("suite").error(f"{suite!r} is not a Debian suite name", hint="e.g. trixie")
+    return suite
+
+
+def _load_build_root(node: Node, root: Path) -> BuildRoot:
+    node.check_keys({"suite", "packages", "mirror"}, frozenset({"suite", "packages"}))
+    suite = _suite(node)
     mirror = node.string("mirror", BuildRoot.mirror)
     if not mirror.startswith(("http://", "https://", "file:/")):
         raise node.child("mirror").error(f"mirror {mirror!r} is not an http(s) or file URL")

@@ -72,6 +72,9 @@ class Node:
     def has(self, key: str) -> bool:
         return key in self.require_mapping()
 
+    def is_mapping(self) -> bool:
+        return isinstance(self.data, MarkedMap)
+
     def items(self, what: str) -> Iterator[tuple[str, Node]]:
         mapping = self.require_mapping()
         for key in mapping:

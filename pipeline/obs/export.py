@@ -31,7 +31,14 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from pipeline.config.project import Product, Project, Target, TargetProduct, load_project
+from pipeline.config.project import (
+    LocalBase,
+    Product,
+    Project,
+    Target,
+    TargetProduct,
+    load_project,
+)
 from pipeline.core.console import console, emit
 from pipeline.core.context import Context
 from pipeline.core.digest import IGNORED_DIRS
@@ -47,6 +54,8 @@ SAMPLES = "_samples"
 #: Where the exported tree keeps the build root's package map (for pipeline.yaml, not OBS,
 #: whose build roots come from the project's repositories).
 BUILD_ROOT = "_build_root"
+#: Where the inputs of a target's own local base (``local_base: {dir, suite}``) are copied.
+LOCAL_BASE = "_local_base"
 CONTAINER_SUFFIX = "-container"
 #: The one service in an exported tree that is not this project's: OBS's standard downloader.
 DOWNLOAD_SERVICE = "download_url"
@@ -266,6 +275,12 @@ def _pipeline_yaml(project: Project, target: Target, samples: dict[str, str]) ->
     return "\n".join([*lines, *_target_lines(target, samples)]) + "\n"
 
 
+def _local_base_value(base: LocalBase | None) -> str:
+    if base is None or base == LocalBase():
+        return "true" if base else "false"
+    return f"{{dir: {_q(LOCAL_BASE)}, suite: {_q(base.suite)}}}"
+
+
 def _target_lines(target: Target, samples: dict[str, str]) -> list[str]:
     lines = [
         "targets:",
@@ -274,7 +289,7 @@ def _target_lines(target: Target, samples: dict[str, str]) -> list[str]:
         f"    registry: {_q(target.registry)}",
         f"    platforms: [{', '.join(_q(p) for p in target.platforms)}]",
         f"    pull: {_q(target.pull)}",
-        f"    local_base: {'true' if target.local_base else 'false'}",
+        f"    local_base: {_local_base_value(target.local_base)}",
     ]
     if target.build_root is not None:
         root = target.build_root
@@ -373,11 +388,12 @@ def _readme_notes(target: Target) -> list[str]:
     if target.local_base:
         lines += [
             "",
-            "The `local` target is for trying an export offline: its base image is built by the",
+            "This target is for trying an export offline: its base image is built by the",
             "pipeline and its registry is a loopback one, neither of which OBS has. Export a",
             "real target (tumbleweed, sle15-sp3, ...) for OBS. _samples/ holds the sample",
-            "trees the tarballs were packed from, and _build_root/ the map of the Debian root",
-            "its RPMs are built in, both for pipeline.yaml; neither is a package.",
+            "trees the tarballs were packed from, _build_root/ the map of the Debian root its",
+            "RPMs are built in, and _local_base/ (when there is one) the inputs of its own",
+            "base image, all for pipeline.yaml; none is a package.",
         ]
     return lines
 
@@ -424,6 +440,8 @@ def export(ctx: Context, outdir: Path) -> Export:
     if target.build_root is not None:
         (outdir / BUILD_ROOT).mkdir()
         shutil.copy2(target.build_root.packages_map, outdir / BUILD_ROOT)
+    if target.local_base not in (None, LocalBase()):
+        shutil.copytree(target.local_base.inputs_dir, outdir / LOCAL_BASE)
     (outdir / "pipeline.yaml").write_text(
         _pipeline_yaml(project, target, samples), encoding="utf-8"
     )

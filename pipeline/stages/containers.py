@@ -25,6 +25,8 @@ from pipeline.core.errors import ContainersError, InputError, PipelineError
 from pipeline.core.locks import build_lock
 from pipeline.core.plan import Plan
 from pipeline.core.report import ContainersSection, ImageBuild, RpmsSection
+from pipeline.stages import build_roots, elf_requires
+from pipeline.stages.elf_requires import BASE_PACKAGES
 from pipeline.stages.image import ArchBuild, ImageBuilder, assemble, image_inputs, up_to_date
 from pipeline.stages.local_base import IMAGE as LOCAL_BASE
 from pipeline.stages.local_base import ensure_local_bases
@@ -60,6 +62,8 @@ def build_images(ctx: Context, plan: Plan) -> list[ImageBuild]:
     work = [(p, i, arch) for p, i in everything if i.name not in done for arch in plan.arches]
     # The bases are made sure of only when an image is built: a no-op build needs none.
     bases, args = _bases(ctx, plan) if work else (previous.bases if previous else {}, {})
+    if work and ctx.target.local_base is not None:
+        _check_elf_requires(ctx, rpms, bases)
     builder = ImageBuilder(ctx, plan, rpms, bases, args)
     with recording() as timings:
         builds = _in_parallel(ctx, work, builder.build)
@@ -123,6 +127,19 @@ def _same_inputs_as_step_1(ctx: Context, plan: Plan, rpms: RpmsSection) -> None:
             )
 
 
+def _check_elf_requires(ctx: Context, rpms: RpmsSection, bases: dict[str, str]) -> None:
+    """Every shared library the release's RPMs link is provided by the locally built base of
+    their architecture (``stages/elf_requires.py``): checked before any image is built."""
+    assert ctx.target.local_base is not None
+    packages_file = ctx.target.local_base.inputs_dir / "packages.txt"
+    for arch, base in sorted(bases.items()):
+        answer = buildah.run_in(base, ["rpm", "-q", "--provides", *BASE_PACKAGES], prints=True)
+        provided = {line.strip() for line in answer.stdout.splitlines() if line.strip()}
+        files = sorted((ctx.project.root / rpms.repo / arch).rglob("*.rpm"))
+        trees = sorted(build_roots.roots_dir().glob(f"debootstrap-{arch}-*/rootfs"))
+        elf_requires.check(files, provided, packages_file, trees)
+
+
 def _bases(ctx: Context, plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
     """(rpm arch -> the id of the base its images build on, the build args). A locally built
     base is a manifest list of each architecture's base (``stages.local_base``); the prjconf's
@@ -130,11 +147,11 @@ def _bases(ctx: Context, plan: Plan) -> tuple[dict[str, str], dict[str, str]]:
     checkout on the machine cannot move meanwhile. A pulled base is pulled per platform by
     ``buildah build --platform``: it has no id before."""
     args = dict(plan.build_args)
-    if not ctx.target.local_base:
+    if ctx.target.local_base is None:
         pulled = "pulled:" + ",".join(sorted(plan.build_args.values()))
         return {arch: pulled for arch in plan.arches}, args
     with console().status(f"local base images for {', '.join(plan.arches)} (cached) …"):
-        bases = ensure_local_bases(ctx.build_root, plan.arches)
+        bases = ensure_local_bases(ctx.build_root, plan.arches, base=ctx.target.local_base)
     for base in bases.images.values():
         state = "built" if base.built else "up to date, not rebuilt"
         console().print(f"[green]✓[/] base {base.name}: {state}")

@@ -320,7 +320,8 @@ def prune(ctx: Context) -> dict[str, object]:
     freed = {"buildah": 0, "registry": 0}
     retired = retire_bundles(ctx, decided, dry_run=ctx.options.dry_run)
     # Builds never remove an earlier local base (another checkout may still use it): prune does.
-    bases = local_base.stale_base_images() if ctx.target.local_base else []
+    current = tuple(t.local_base for t in ctx.project.targets.values() if t.local_base)
+    bases = local_base.stale_base_images(current) if ctx.target.local_base else []
     if not ctx.options.dry_run:
         freed = remove(going, registry, where_to.registry_path, bases)
     show(decided, going, ctx.options.dry_run, freed)

@@ -17,7 +17,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -294,14 +294,34 @@ def run_in(
     with exit 0 while other builds ran on the store (a few times in hundreds of runs, more
     under load); such a run is tried again, up to ``RUN_TRIES`` times."""
     for _ in range(RUN_TRIES if prints else 1):
-        container = _buildah(["from", "--pull=never", "--quiet", image]).stdout.strip()
-        try:
-            done = _buildah(["run", "--isolation", "chroot", container, "--", *argv], check=check)
-        finally:
-            _buildah(["rm", container], check=False)
+        with working_container(image) as container:
+            done = run_container(container, argv, check=check)
         if done.stdout.strip() or done.returncode != 0:
             break
     return done
+
+
+@contextlib.contextmanager
+def working_container(image: str) -> Iterator[str]:
+    """A container of ``image`` for the ``with`` block, removed after it."""
+    container = _buildah(["from", "--pull=never", "--quiet", image]).stdout.strip()
+    try:
+        yield container
+    finally:
+        _buildah(["rm", container], check=False)
+
+
+def run_container(
+    container: str, argv: Sequence[str], *, check: bool = True, timeout: float = 600.0
+) -> Completed:
+    return _buildah(
+        ["run", "--isolation", "chroot", container, "--", *argv], check=check, timeout=timeout
+    )
+
+
+def mount(container: str) -> Path:
+    """The container's root file system on the host (until the container is removed)."""
+    return Path(_buildah(["mount", container]).stdout.strip())
 
 
 def import_rootfs(

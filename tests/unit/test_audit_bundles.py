@@ -145,7 +145,7 @@ def test_which_targets(project: Path) -> None:
 
     assert named() == ["local"]
     assert named(target="tumbleweed") == ["tumbleweed"]
-    assert named("all") == ["local", "tumbleweed", "sle15-sp3", "sle15-sp2"]
+    assert named("all") == ["local", "local-upstream", "tumbleweed", "sle15-sp3", "sle15-sp2"]
     assert named("sle15-sp2", "local", "sle15-sp2") == ["sle15-sp2", "local"]
     with pytest.raises(InputError, match="'all' already names every target"):
         named("all", "local")

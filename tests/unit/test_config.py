@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.config.project import load_project
+from pipeline.config.project import LocalBase, load_project
 from pipeline.core.errors import EXIT_INPUT, InputError
 from tests.support.paths import ROOT
 
@@ -64,7 +64,7 @@ def test_valid_project_loads_into_frozen_dataclasses(project: Path) -> None:
     assert [i.name for i in kubevirt.images_for("1.9.0")] == ["virt-operator", "virt-api"]
     local = loaded.target("local")
     assert local.products["kubevirt"].version == "1.9.0"
-    assert local.pull == "missing" and local.local_base is True
+    assert local.pull == "missing" and local.local_base == LocalBase()  # the `local` base
     assert local.build_root is None  # rpmbuild on the host unless the target names a root
     with pytest.raises(dataclasses.FrozenInstanceError):
         local.registry = "elsewhere"  # type: ignore[misc]
@@ -80,6 +80,22 @@ def test_a_build_root_names_its_suite_and_package_map(project: Path) -> None:
     assert root is not None and root.suite == "trixie"
     assert root.packages_map == project.parent / "prjconf/local.prjconf"
     assert root.mirror == "http://deb.debian.org/debian"
+
+
+def test_a_local_base_of_its_own_names_its_inputs_and_suite(project: Path) -> None:
+    inputs = project.parent / "base/mine"
+    inputs.mkdir(parents=True)
+    for name in ("packages.txt", "provides.txt", "Containerfile"):
+        (inputs / name).write_text("")
+    text = project.read_text().replace(
+        "local_base: true\n", "local_base: {dir: base/mine, suite: trixie}\n"
+    )
+    project.write_text(text)
+    assert load_project(project).target("local").local_base == LocalBase(inputs, "trixie")
+    (inputs / "Containerfile").unlink()
+    with pytest.raises(InputError) as caught:
+        load_project(project)
+    assert ":19:23: the local base directory has no Containerfile" in caught.value.one_line()
 
 
 # (replace this, with this, expected line:col, words the message must contain)
@@ -100,7 +116,9 @@ MALFORMED = [
         "duplicate image 'virt-api'",
     ),
     ("platforms: [linux/amd64]", "platforms: linux/amd64", "18:16", "must be a list"),
-    ("local_base: true", "local_base: yes please", "19:17", "true or false"),
+    ("local_base: true", "local_base: yes please", "19:17", "true, false or {dir"),
+    ("local_base: true", "local_base: {dir: prjconf}", "19:17", "lacks the required key 'suite'"),
+    ("local_base: true", "local_base: {dir: x, suite: trixie}", "19:23", "does not exist"),
     ("operator_image: virt-operator", "operator_image: virt-nope", "10:21", "not in 'images'"),
     ("    spec: kubevirt.spec\n", "", "3:5", "lacks the required key 'spec'"),
     ("dir: samples/kubevirt", "dir: ../../etc", "21:", "inside the project"),
