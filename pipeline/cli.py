@@ -42,7 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--target", "-t", default="local", help="target from pipeline.yaml (default: local)"
+        "--target",
+        "-t",
+        default=None,
+        help="target from pipeline.yaml (default: local; for upstream: local-upstream)",
     )
     parser.add_argument(
         "--project",
@@ -140,7 +143,7 @@ def parse(argv: Sequence[str], verb: str | None = None) -> tuple[str, Path | Non
     if args.keep < 1:
         parser.error("--keep must be at least 1: the newest release is never pruned")
     options = Options(
-        target=args.target,
+        target=args.target or BY_NAME[args.verb].default_target,
         json=args.json,
         debug=args.debug,
         verbose=args.verbose,

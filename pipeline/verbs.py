@@ -176,6 +176,12 @@ def _prune(ctx: Context) -> int:
     return prune.main(ctx)
 
 
+def _upstream(ctx: Context) -> int:
+    from pipeline.stages import upstream
+
+    return upstream.main(ctx)
+
+
 def _bench(ctx: Context) -> int:
     from pipeline.stages import bench
 
@@ -191,6 +197,8 @@ class Verb:
     handler: Handler
     #: Run in order before the handler; each raises when the verb cannot start.
     preflight: tuple[Check, ...] = ()
+    #: The target when the command line names none.
+    default_target: str = "local"
 
     def run(self, ctx: Context) -> int:
         for check in self.preflight:
@@ -240,6 +248,14 @@ VERBS = (
         "remove the images, tags and blobs of releases older than the last N (default 3)",
         _prune,
         (host_tools,),
+    ),
+    Verb(
+        "upstream",
+        "the main job on the real upstream tarballs (build, publish, verify-tags, the binaries "
+        "run), or a skip saying how to get the tarballs",
+        _upstream,
+        BUILDS,
+        default_target="local-upstream",
     ),
     Verb("bench", "run the benchmarks and print their figures", _bench, BUILDS),
 )

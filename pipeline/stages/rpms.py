@@ -219,19 +219,27 @@ def _root_for(ctx: Context, plan: Plan, product: Product, defines: list[tuple[st
         return build_roots.make_root(product.spec, root_plan, ctx.target)
 
 
-def prepare_roots(ctx: Context) -> list[dict[str, str]]:
-    """Make (or find) the build root of every product of the target, so that a build after it
-    needs no network: ``fetch-sources`` runs this. One row per product."""
+def product_roots(ctx: Context) -> dict[str, Path]:
+    """The build root of every product of the target (made, or found made): product -> its
+    root file system."""
     from pipeline.stages.plan import make_plan
 
     plan = make_plan(ctx)
-    rows = []
-    for planned in plan.products:
-        product = ctx.project.products[planned.name]
-        rootfs = _root_for(ctx, plan, product, list(planned.defines.items()))
-        state = f"build root {rootfs.parent.name}"
-        rows.append({"product": product.name, "url": "", "state": state})
-    return rows
+    return {
+        planned.name: _root_for(
+            ctx, plan, ctx.project.products[planned.name], list(planned.defines.items())
+        )
+        for planned in plan.products
+    }
+
+
+def prepare_roots(ctx: Context) -> list[dict[str, str]]:
+    """Make (or find) the build root of every product of the target, so that a build after it
+    needs no network: ``fetch-sources`` runs this. One row per product."""
+    return [
+        {"product": name, "url": "", "state": f"build root {rootfs.parent.name}"}
+        for name, rootfs in product_roots(ctx).items()
+    ]
 
 
 def _build_in_root(

@@ -94,6 +94,7 @@ def test_format_value_by_unit() -> None:
 def test_parts_of_arguments() -> None:
     assert parts_of(()) == ("verify", "build")
     assert parts_of(("build",)) == ("build",)
+    assert parts_of(("upstream", "verify")) == ("verify", "upstream")  # upstream only on request
     with pytest.raises(InputError):
         parts_of(("everything",))
 

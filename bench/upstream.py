@@ -1,0 +1,114 @@
+"""Figure 9 (``python -m pipeline bench upstream``): step 1 on the real upstream trees against
+the bare ``go build`` of the same binaries, both cold, in the same run and the same build root.
+
+The rpms stage of ``local-upstream`` runs in a copy of the project, with a Go build cache of its
+own (cold). Then, in the same build roots, with the same Go and another cold cache, one
+``go build`` per product of the commands the specs package (``-mod=vendor -buildmode=pie``,
+cgo on as in the spec). The figure is the rpms stage's wall time over the bare builds' sum: what
+the pipeline costs beyond compiling (upstream's build scripts, whose KubeVirt one also runs
+``go vet``, rpmbuild's packaging and compression, the repo). Then an image-only change: the
+rpms stage again, the Go cache warm. The tarballs must be in the project's download cache
+(``fetch-sources --target local-upstream``); without them the figure says so.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tarfile
+import time
+from pathlib import Path
+
+from bench.build import Workspace
+from bench.figures import Figure, Target, not_measured, ratio
+from pipeline.core.context import Context, Options
+from pipeline.core.errors import PipelineError
+from pipeline.stages.rpms import product_roots
+from pipeline.stages.upstream import missing_tarballs
+from pipeline.tools import chroot, registry_server
+from pipeline.tools.run import run
+from tests.support.paths import copy_inputs
+
+TARGET = "local-upstream"
+UPSTREAM_TARGET = Target("<=", 1.15, "<= 1.15x the bare go build")
+TITLE = "rpms stage on the real trees vs bare go build"
+#: What each spec packages (the Go commands; KubeVirt's C container-disk is left out).
+COMMANDS = {
+    "kubevirt": (
+        "cmd/virt-api cmd/virt-chroot cmd/virt-controller cmd/virt-handler cmd/virt-launcher "
+        "cmd/virt-operator cmd/virtctl cmd/virt-probe cmd/virt-freezer cmd/virt-launcher-monitor "
+        "cmd/virt-exportproxy cmd/virt-exportserver cmd/sidecars cmd/virt-tail "
+        "cmd/synchronization-controller cmd/virt-launcher/libvirt-hook-client"
+    ),
+    "cdi": (
+        "cmd/cdi-apiserver cmd/cdi-cloner cmd/cdi-controller cmd/cdi-importer cmd/cdi-uploadproxy "
+        "cmd/cdi-uploadserver cmd/cdi-operator tools/cdi-source-update-poller "
+        "tools/cdi-image-size-detection tools/cdi-containerimage-server"
+    ),
+}
+BARE_DIR = "pipeline-bench"
+
+
+def bare_build(rootfs: Path, tarball: Path, commands: str, cache: Path) -> float:
+    """Seconds of one ``go build`` of ``commands`` from ``tarball``, chrooted in ``rootfs``
+    with the root's Go and ``cache`` (empty) as its build cache."""
+    work = rootfs / BARE_DIR
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    try:
+        with tarfile.open(tarball) as tar:
+            tar.extractall(work, filter="tar")
+        top = next(work.iterdir()).name
+        cache.mkdir(parents=True, exist_ok=True)
+        (rootfs / "var/cache/go-build").mkdir(parents=True, exist_ok=True)
+        env = {
+            "PATH": "/usr/local/go/bin:/usr/bin:/bin",
+            "HOME": f"/{BARE_DIR}",
+            "GOCACHE": "/var/cache/go-build",
+            "GOPATH": f"/{BARE_DIR}/gopath",
+            "GOFLAGS": "-mod=vendor -buildmode=pie",
+            "GOTOOLCHAIN": "local",
+            "GOPROXY": "off",
+        }
+        packages = " ".join(f"./{c}" for c in commands.split())
+        script = f"cd /{BARE_DIR}/{top} && mkdir -p _bare && go build -o _bare/ {packages}"
+        argv = chroot.command(rootfs, ["sh", "-c", script], env, [(cache, "/var/cache/go-build")])
+        started = time.perf_counter()
+        run(argv, timeout=7200)
+        return time.perf_counter() - started
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def measure(root: Path, source: Path, work: Path) -> list[Figure]:
+    sources = source / "build" / "sources"
+    try:
+        project_yaml = copy_inputs(work / "project", source) / "pipeline.yaml"
+        ctx = Context(Options(target=TARGET), project_yaml)
+        missing = missing_tarballs(Context(Options(target=TARGET), source / "pipeline.yaml"))
+        if missing:
+            return [not_measured("upstream_rpms", TITLE, UPSTREAM_TARGET, missing[0])]
+        shutil.copytree(sources, project_yaml.parent / "build" / "sources")
+        server = registry_server.start(work / "registry")
+        space = Workspace(root, project_yaml, server, work / "go-cache")
+        cold = space.pipeline("rpms", "--target", TARGET).seconds
+        roots = product_roots(ctx)
+        bare = {}
+        for name, rootfs in roots.items():
+            product = ctx.project.products[name]
+            pinned = ctx.target.products[name]
+            tarball = sources / product.tarball.format(version=pinned.version)
+            bare[name] = bare_build(rootfs, tarball, COMMANDS[name], work / f"bare-cache-{name}")
+        changed = "dockerfiles/kubevirt/virt-api/Dockerfile"
+        with (project_yaml.parent / changed).open("a") as dockerfile:
+            dockerfile.write("\n# an image-only change\n")
+        warm = space.pipeline("rpms", "--target", TARGET).seconds
+    except PipelineError as exc:
+        return [not_measured("upstream_rpms", TITLE, UPSTREAM_TARGET, exc.one_line())]
+    value = ratio(cold, sum(bare.values()))
+    summary = (
+        f"{cold:.0f} s rpms stage vs {sum(bare.values()):.0f} s bare go build "
+        f"({', '.join(f'{k} {v:.0f} s' for k, v in bare.items())}); after an image-only "
+        f"change {warm:.0f} s with the Go cache warm"
+    )
+    detail = {"rpms_cold_s": cold, "bare_go_build_s": bare, "rpms_after_image_change_s": warm}
+    return [Figure("upstream_rpms", TITLE, UPSTREAM_TARGET, value, "x", value, summary, "", detail)]
