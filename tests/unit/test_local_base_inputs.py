@@ -16,6 +16,8 @@ from pipeline.stages import local_base as base_image
 from tests.support.paths import ROOT
 
 DOCKERFILES = ROOT / "dockerfiles"
+#: Packages of debootstrap's minbase variant the Dockerfiles install under openSUSE names.
+MINBASE = {"coreutils", "passwd", "tar", "util-linux"}
 #: An existing, empty directory of every base (Debian and openSUSE alike): mounting the repo
 #: there leaves no mount point behind in the image layer.
 REPO_MOUNT = "/mnt"
@@ -125,3 +127,21 @@ def test_every_distribution_package_of_the_dockerfiles_is_provided() -> None:
     assert missing == {}
     # virt-launcher picks its emulator by architecture in shell: both must be there
     assert {"qemu-x86", "qemu-arm"} <= provided
+
+
+def test_the_upstream_base_has_every_package_of_the_dockerfiles_for_real() -> None:
+    """local-upstream's base (amd64 only) holds each distribution package the Dockerfiles
+    install as a Debian package of its tree: no stub, no name without a package behind it."""
+    inputs = ROOT / "base/local-upstream"
+    provides = base_image.read_provides(inputs / "provides.txt")
+    assert [p for p in provides if p.kind == "stub"] == []
+    real = {p.capability: p.version.removeprefix("deb:") for p in provides if p.kind == "provides"}
+    packages = set(base_image.read_packages(inputs / "packages.txt"))
+    wanted = set()
+    for dockerfile in sorted(DOCKERFILES.glob("*/*/Dockerfile")):
+        own = ("kubevirt-", "containerized-data-importer-")
+        wanted |= {p for p in _zypper_packages(dockerfile) if not p.startswith(own)}
+    wanted -= {"qemu-arm"}  # the arm64 emulator: this target builds amd64 only
+    assert sorted(wanted - set(real)) == []
+    # The rest is of Debian's minbase, which debootstrap always installs.
+    assert {real[name] for name in wanted if real[name] not in packages} <= MINBASE
