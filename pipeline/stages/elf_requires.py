@@ -108,12 +108,16 @@ def check(
     if not missing:
         return
     first = missing[0]
-    package = debian_package_with(trees, first.soname)
-    fix = (
-        f"add the Debian package {package} (it has {first.soname}) to {packages_file}"
-        if package
-        else f"add the Debian package that has {first.soname} to {packages_file}"
-    )
+    package = debian_package_with(trees, first.soname) or "that has it"
+    if any(p.split("(", 1)[0] == first.soname for p in provided):
+        # The library is there, only older: its package is of an older suite than the roots'.
+        fix = (
+            f"the base has {first.soname} without that symbol version: its Debian package "
+            f"{package} is older than the one the RPMs were linked against; build the base "
+            "of the build root's suite (local_base: {dir, suite} in pipeline.yaml)"
+        )
+    else:
+        fix = f"add the Debian package {package} (it has {first.soname}) to {packages_file}"
     more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
     raise InputError(
         packages_file,

@@ -88,3 +88,20 @@ def test_an_unmet_library_is_one_line_naming_the_rpm_and_the_package(
     assert f"add the Debian package libnbd0 (it has libnbd.so.0) to {packages}" in line
     # Provided by the base: no error.
     elf_requires.check([tmp_path / "x.rpm"], set(fields["REQUIRE"]["cdi-importer.rpm"]), packages)
+
+
+def test_a_library_there_in_an_older_version_says_the_base_is_of_an_older_suite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fields = {
+        "REQUIRE": {"virt-api.rpm": ["libc.so.6(GLIBC_2.38)(64bit)", "libc.so.6()(64bit)"]},
+        "PROVIDE": {"virt-api.rpm": []},
+    }
+    monkeypatch.setattr(elf_requires, "rpm_fields", lambda rpms, field: fields[field])
+    tree = _dpkg_tree(tmp_path / "root", "libc6:amd64", ["/usr/lib/x86_64-linux-gnu/libc.so.6"])
+    bookworm = {"libc.so.6()(64bit)", "libc.so.6(GLIBC_2.36)(64bit)"}
+    with pytest.raises(InputError) as caught:
+        elf_requires.check([tmp_path / "x.rpm"], bookworm, tmp_path / "packages.txt", [tree])
+    line = caught.value.one_line()
+    assert "virt-api.rpm requires libc.so.6(GLIBC_2.38)(64bit)" in line
+    assert "its Debian package libc6 is older than the one the RPMs were linked against" in line
