@@ -35,6 +35,8 @@ from pipeline.tools.run import run
 #: ``-X <module>/version.gitVersion=v1.9.0`` in a Go binary's build settings.
 VERSION_FLAG = re.compile(r"-X[= ]'?[\w./-]*version\.gitVersion=v?([0-9][\w.+-]*)")
 HELP_SECONDS = 60
+#: What the dynamic loader prints when a binary links a library the image lacks.
+LOADER_FAILURE = "error while loading shared libraries"
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,18 @@ class EntrypointRun:
 
     image: str
     entrypoint: str
-    #: ``--help``'s exit status (0, or 2 for a Go flag set that prints usage on stderr).
+    #: ``--help``'s exit status.
     status: int
     #: The upstream version the binary carries, or "" (not a Go binary, or none stamped).
     version: str
     output: str
+
+    @property
+    def started(self) -> bool:
+        """It ran: not refused by the loader (a library missing, exit 127 from the shell) or
+        the kernel (126). A Go binary's ``--help`` exits 0 or 2; a shell script entrypoint
+        (cdi-cloner's) may stop on an environment only the cluster gives it."""
+        return self.status not in (126, 127) and LOADER_FAILURE not in self.output
 
 
 def missing_tarballs(ctx: Context) -> list[str]:
@@ -91,7 +100,10 @@ def run_entrypoint(image: str, name: str, go: Path) -> EntrypointRun:
         )
         version = version_of(go, buildah.mount(container) / entrypoint[0].lstrip("/"))
     output = (done.stdout + done.stderr).strip().splitlines()
-    return EntrypointRun(name, entrypoint[0], done.returncode, version, (output or [""])[0])
+    loader = [line for line in output if LOADER_FAILURE in line]
+    return EntrypointRun(
+        name, entrypoint[0], done.returncode, version, (loader or output or [""])[0]
+    )
 
 
 def _timed(stages: dict[str, float], name: str, step: Callable[[], object]) -> None:
@@ -130,7 +142,7 @@ def main(ctx: Context) -> int:
         if arch in image.arches
     ]
     console().print(entrypoints_table(runs))
-    failed = [r for r in runs if r.status not in (0, 2)]
+    failed = [r for r in runs if not r.started]
     emit(
         ctx.options,
         {"upstream": {"stages": stages, "entrypoints": [dataclasses.asdict(r) for r in runs]}},
@@ -141,15 +153,17 @@ def main(ctx: Context) -> int:
         raise ContainersError(
             f"{len(failed)} of {len(runs)} entrypoints did not start; {first.image}: "
             f"{first.entrypoint} --help exited {first.status}: {first.output}",
-            hint="a shared library the binary links is missing from its image, most likely",
+            hint="the image lacks what the binary needs to start: add it to the base "
+            "(its packages.txt) or to the RPM's Requires",
         )
     return 0
 
 
 def entrypoints_table(runs: list[EntrypointRun]) -> Table:
     table = Table(title="entrypoints", title_justify="left")
-    for column in ("image", "entrypoint", "--help", "version"):
+    for column in ("image", "entrypoint", "--help", "version", "first line"):
         table.add_column(column, overflow="fold")
     for r in runs:
-        table.add_row(r.image, r.entrypoint, str(r.status), r.version or "-")
+        state = f"{r.status} started" if r.started else f"[red]{r.status} did not start[/]"
+        table.add_row(r.image, r.entrypoint, state, r.version or "-", r.output[:60])
     return table
