@@ -22,6 +22,7 @@ from bench.build import Workspace
 from bench.figures import Figure, Target, not_measured, ratio
 from pipeline.core.context import Context, Options
 from pipeline.core.errors import PipelineError
+from pipeline.stages import build_roots
 from pipeline.stages.rpms import product_roots
 from pipeline.stages.upstream import missing_tarballs
 from pipeline.tools import chroot, registry_server
@@ -59,19 +60,14 @@ def bare_build(rootfs: Path, tarball: Path, commands: str, cache: Path) -> float
             tar.extractall(work, filter="tar")
         top = next(work.iterdir()).name
         cache.mkdir(parents=True, exist_ok=True)
-        (rootfs / "var/cache/go-build").mkdir(parents=True, exist_ok=True)
-        env = {
-            "PATH": "/usr/local/go/bin:/usr/bin:/bin",
-            "HOME": f"/{BARE_DIR}",
-            "GOCACHE": "/var/cache/go-build",
-            "GOPATH": f"/{BARE_DIR}/gopath",
-            "GOFLAGS": "-mod=vendor -buildmode=pie",
-            "GOTOOLCHAIN": "local",
-            "GOPROXY": "off",
-        }
+        (rootfs / build_roots.GO_CACHE_IN_ROOT.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        # The environment rpmbuild gets in the root (its Go, GOROOT, GOPROXY=off, ...).
+        env = build_roots.root_env(f"/{BARE_DIR}", 0, go=True)
+        env["GOFLAGS"] = "-mod=vendor -buildmode=pie"
         packages = " ".join(f"./{c}" for c in commands.split())
         script = f"cd /{BARE_DIR}/{top} && mkdir -p _bare && go build -o _bare/ {packages}"
-        argv = chroot.command(rootfs, ["sh", "-c", script], env, [(cache, "/var/cache/go-build")])
+        binds = [(cache, build_roots.GO_CACHE_IN_ROOT)]
+        argv = chroot.command(rootfs, ["sh", "-c", script], env, binds)
         started = time.perf_counter()
         run(argv, timeout=7200)
         return time.perf_counter() - started
