@@ -16,6 +16,7 @@ shell script) is listed with its ``--help`` result only.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -106,10 +107,11 @@ def run_entrypoint(image: str, name: str, go: Path) -> EntrypointRun:
     )
 
 
-def _timed(stages: dict[str, float], name: str, step: Callable[[], object]) -> None:
+def _timed(stages: dict[str, float], name: str, step: Callable[[], int]) -> int:
     start = time.monotonic()
-    step()
+    code = step()
     stages[name] = round(time.monotonic() - start, 1)
+    return code
 
 
 def main(ctx: Context) -> int:
@@ -122,41 +124,61 @@ def main(ctx: Context) -> int:
         return 0
     from pipeline import verbs
     from pipeline.stages import build, publish, verify
-    from pipeline.tools.golang import ensure_go
 
     for check in verbs.BUILDS:
         check(ctx)
     # The stages print their tables; only this verb's result goes to --json.
     quiet = Context(dataclasses.replace(ctx.options, json=None), ctx.project_path)
     stages: dict[str, float] = {}
-    _timed(stages, "build", lambda: build.main(quiet))
-    _timed(stages, "publish", lambda: publish.main(quiet))
-    _timed(stages, "verify-tags", lambda: verify.main(quiet))
-    go = ensure_go()
-    images = quiet.report.containers()
-    assert images is not None  # build wrote it
-    arch = host_arch()
-    runs = [
-        run_entrypoint(image.arches[arch].name, image.name, go)
-        for image in images.images.values()
-        if arch in image.arches
-    ]
+    for name, stage in (("build", build), ("publish", publish), ("verify-tags", verify)):
+        code = _timed(stages, name, functools.partial(stage.main, quiet))
+        if code != 0:  # verify-tags found mismatches (1): its table said which
+            return code
+    runs = run_entrypoints(quiet)
     console().print(entrypoints_table(runs))
-    failed = [r for r in runs if not r.started]
     emit(
         ctx.options,
         {"upstream": {"stages": stages, "entrypoints": [dataclasses.asdict(r) for r in runs]}},
     )
     console().print("stages (wall seconds): " + ", ".join(f"{k} {v}" for k, v in stages.items()))
-    if failed:
-        first = failed[0]
-        raise ContainersError(
-            f"{len(failed)} of {len(runs)} entrypoints did not start; {first.image}: "
-            f"{first.entrypoint} --help exited {first.status}: {first.output}",
-            hint="the image lacks what the binary needs to start: add it to the base "
-            "(its packages.txt) or to the RPM's Requires",
-        )
+    raise_for_entrypoints(runs, {pinned.version for pinned in ctx.target.products.values()})
     return 0
+
+
+def run_entrypoints(ctx: Context) -> list[EntrypointRun]:
+    """Each image of the build, of the host's architecture, run (``run_entrypoint``)."""
+    from pipeline.tools.golang import ensure_go
+
+    go = ensure_go()
+    images = ctx.report.containers()
+    assert images is not None  # build wrote it
+    arch = host_arch()
+    return [
+        run_entrypoint(image.arches[arch].name, image.name, go)
+        for image in images.images.values()
+        if arch in image.arches
+    ]
+
+
+def raise_for_entrypoints(runs: list[EntrypointRun], versions: set[str]) -> None:
+    """One line for the first entrypoint that did not start or carries another version than
+    the target pins."""
+    failed = [r for r in runs if not r.started or r.version not in versions | {""}]
+    if not failed:
+        return
+    first = failed[0]
+    if first.started:
+        raise ContainersError(
+            f"{first.image}: {first.entrypoint} carries version {first.version}, the target "
+            f"pins {', '.join(sorted(versions))}",
+            hint="the spec's version stamping (KUBEVIRT_GIT_VERSION, CDI_GIT_VERSION)",
+        )
+    raise ContainersError(
+        f"{len(failed)} of {len(runs)} entrypoints did not start; {first.image}: "
+        f"{first.entrypoint} --help exited {first.status}: {first.output}",
+        hint="the image lacks what the binary needs to start: add it to the base "
+        "(its packages.txt) or to the RPM's Requires",
+    )
 
 
 def entrypoints_table(runs: list[EntrypointRun]) -> Table:

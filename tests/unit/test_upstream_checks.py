@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.stages.upstream import VERSION_FLAG, EntrypointRun
+from pipeline.core.errors import ContainersError
+from pipeline.stages.upstream import VERSION_FLAG, EntrypointRun, raise_for_entrypoints
 
 # `go version -m` lines of the binaries the specs built from the real trees.
 KUBEVIRT = (
@@ -43,3 +44,21 @@ def test_an_entrypoint_started_unless_loader_or_kernel_refused_it(
     status: int, output: str, started: bool
 ) -> None:
     assert EntrypointRun("i", "/usr/bin/x", status, "", output).started is started
+
+
+def test_an_entrypoint_of_another_version_or_one_that_did_not_start_fails_in_one_line() -> None:
+    good = EntrypointRun("virt-api", "/usr/bin/virt-api", 0, "1.9.0", "Usage of virt-api:")
+    script = EntrypointRun("cdi-cloner", "/usr/bin/cloner_startup.sh", 1, "", "VOLUME_MODE")
+    raise_for_entrypoints([good, script], {"1.9.0", "1.66.0"})
+    master = EntrypointRun("virt-handler", "/usr/bin/virt-handler", 0, "0.0.0-master", "Usage")
+    with pytest.raises(ContainersError, match=r"virt-handler carries version 0\.0\.0-master"):
+        raise_for_entrypoints([good, master], {"1.9.0", "1.66.0"})
+    missing = EntrypointRun(
+        "virt-launcher",
+        "/usr/bin/virt-launcher",
+        127,
+        "1.9.0",
+        "error while loading shared libraries: libvirt.so.0",
+    )
+    with pytest.raises(ContainersError, match="1 of 2 entrypoints did not start; virt-launcher"):
+        raise_for_entrypoints([good, missing], {"1.9.0"})
