@@ -1,6 +1,6 @@
 """``stages/elf_requires``: which Requires are shared libraries, which of them nothing provides,
 and the one line naming the Debian package that would (run for real on built RPMs in
-``tests/integration/test_elf_requires.py``)."""
+``tests/integration/test_base_elf_provides.py``)."""
 
 from __future__ import annotations
 
