@@ -26,7 +26,6 @@ from pipeline.core.locks import build_lock
 from pipeline.core.plan import Plan
 from pipeline.core.report import ContainersSection, ImageBuild, RpmsSection
 from pipeline.stages import build_roots, elf_requires
-from pipeline.stages.elf_requires import BASE_PACKAGES
 from pipeline.stages.image import ArchBuild, ImageBuilder, assemble, image_inputs, up_to_date
 from pipeline.stages.local_base import IMAGE as LOCAL_BASE
 from pipeline.stages.local_base import ensure_local_bases
@@ -133,11 +132,10 @@ def _check_elf_requires(ctx: Context, rpms: RpmsSection, bases: dict[str, str]) 
     assert ctx.target.local_base is not None
     packages_file = ctx.target.local_base.inputs_dir / "packages.txt"
     for arch, base in sorted(bases.items()):
-        answer = buildah.run_in(base, ["rpm", "-q", "--provides", *BASE_PACKAGES], prints=True)
-        provided = {line.strip() for line in answer.stdout.splitlines() if line.strip()}
+        real, stubs = elf_requires.base_provides(base)
         files = sorted((ctx.project.root / rpms.repo / arch).rglob("*.rpm"))
         trees = sorted(build_roots.roots_dir().glob(f"debootstrap-{arch}-*/rootfs"))
-        elf_requires.check(files, provided, packages_file, trees)
+        elf_requires.check(files, real, packages_file, trees, stubs)
 
 
 def _bases(ctx: Context, plan: Plan) -> tuple[dict[str, str], dict[str, str]]:

@@ -28,8 +28,9 @@ from pipeline.tools.run import run
 ELF_REQUIREMENT = re.compile(
     r"[^\s()/]+\.so(?:\.[^\s()]*)?(?:\([^()]*\))?(?:\(64bit\))?|rtld\(.+\)"
 )
-#: What provides the local base's capabilities (``stages/local_base.py``).
-BASE_PACKAGES = ("pipeline-local-base", "pipeline-local-base-stubs")
+#: What provides the local base's capabilities (``stages/local_base.py``): what its tree has,
+#: and the names it only claims.
+BASE_PACKAGE, STUBS_PACKAGE = "pipeline-local-base", "pipeline-local-base-stubs"
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,20 @@ def _package_name(path: Path) -> str:
     return path.name.rsplit("-", 2)[0]
 
 
+def base_provides(image: str) -> tuple[set[str], frozenset[str]]:
+    """(what the base image's tree has, its stubs): the Provides of its two RPMs."""
+    from pipeline.tools import buildah
+
+    argv = ["rpm", "-q", "--qf", "[%{=NAME}\\t%{PROVIDENEVRS}\\n]", BASE_PACKAGE, STUBS_PACKAGE]
+    answer = buildah.run_in(image, argv, prints=True)
+    by_package: dict[str, set[str]] = {BASE_PACKAGE: set(), STUBS_PACKAGE: set()}
+    for line in answer.stdout.splitlines():
+        name, _, value = line.partition("\t")
+        if name in by_package and value.strip():
+            by_package[name].add(value.strip())
+    return by_package[BASE_PACKAGE], frozenset(by_package[STUBS_PACKAGE])
+
+
 def debian_package_with(trees: Iterable[Path], soname: str) -> str | None:
     """The Debian package of one of ``trees`` (each with a dpkg database, e.g. the build roots
     the RPMs were linked in) that holds a file named ``soname``, or None."""
@@ -97,27 +112,32 @@ def check(
     base_provides: set[str],
     packages_file: Path,
     trees: Iterable[Path] = (),
+    stubs: frozenset[str] = frozenset(),
 ) -> None:
     """Raise one line for the first ELF requirement of ``rpms`` that neither the base
-    (``base_provides``) nor another of the RPMs provides. ``trees``, where the RPMs were
-    built, say which Debian package has the library."""
-    provided = set(base_provides)
+    (``base_provides``, what its tree really has, and ``stubs``, the names it only claims) nor
+    another of the RPMs provides. ``trees``, where the RPMs were built, say which Debian
+    package has the library."""
+    provided = set(base_provides) | stubs
     for values in rpm_fields(rpms, "PROVIDE").values():
         provided.update(values)
     missing = unmet(rpm_fields(rpms, "REQUIRE"), provided)
     if not missing:
         return
     first = missing[0]
-    package = debian_package_with(trees, first.soname) or "that has it"
-    if any(p.split("(", 1)[0] == first.soname for p in provided):
+    package = debian_package_with(trees, first.soname)
+    if any(p.split("(", 1)[0] == first.soname for p in base_provides):
         # The library is there, only older: its package is of an older suite than the roots'.
         fix = (
             f"the base has {first.soname} without that symbol version: its Debian package "
-            f"{package} is older than the one the RPMs were linked against; build the base "
-            "of the build root's suite (local_base: {dir, suite} in pipeline.yaml)"
+            f"{package + ' ' if package else ''}is older than the one the RPMs were linked "
+            "against; build the base of the build root's suite (local_base: {dir, suite} in "
+            "pipeline.yaml)"
         )
-    else:
+    elif package:
         fix = f"add the Debian package {package} (it has {first.soname}) to {packages_file}"
+    else:
+        fix = f"add the Debian package that has {first.soname} to {packages_file}"
     more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
     raise InputError(
         packages_file,
