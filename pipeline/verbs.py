@@ -254,7 +254,7 @@ VERBS = (
         "the main job on the real upstream tarballs (build, publish, verify-tags, the binaries "
         "run), or a skip saying how to get the tarballs",
         _upstream,
-        BUILDS,
+        # None here: a skip needs no tool; build, publish and verify-tags run their own.
         default_target="local-upstream",
     ),
     Verb("bench", "run the benchmarks and print their figures", _bench, BUILDS),

@@ -122,16 +122,14 @@ def main(ctx: Context) -> int:
         console().print(f"upstream on {ctx.target.name}: SKIPPED, the upstream tarballs are absent")
         emit(ctx.options, {"upstream": {"skipped": missing}})
         return 0
-    from pipeline import verbs
-    from pipeline.stages import build, publish, verify
+    from pipeline.verbs import BY_NAME
 
-    for check in verbs.BUILDS:
-        check(ctx)
-    # The stages print their tables; only this verb's result goes to --json.
+    # The three verbs as the command line runs them, each with its own pre-flight checks; they
+    # print their tables, and only this verb's result goes to --json.
     quiet = Context(dataclasses.replace(ctx.options, json=None), ctx.project_path)
     stages: dict[str, float] = {}
-    for name, stage in (("build", build), ("publish", publish), ("verify-tags", verify)):
-        code = _timed(stages, name, functools.partial(stage.main, quiet))
+    for name in ("build", "publish", "verify-tags"):
+        code = _timed(stages, name, functools.partial(BY_NAME[name].run, quiet))
         if code != 0:  # verify-tags found mismatches (1): its table said which
             return code
     runs = run_entrypoints(quiet)
