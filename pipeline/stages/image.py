@@ -239,7 +239,6 @@ class ImageBuilder:
     ) -> ArchBuild:
         """What went into the built image: sizes, labels, the RPMs it added to its base."""
         info = buildah.inspect(image_id)
-        oci = info.get("OCIv1", {})
         sizes = layers(info)
         base_rpms, base_layers = self.base_contents(arch)
         # Under load (two builds on one store), ``rpm -qa`` in a fresh container of a finished
@@ -259,7 +258,7 @@ class ImageBuilder:
             rpms=added,
             seconds=round(seconds, 2),
         )
-        labels = dict((oci.get("config") or {}).get("Labels") or {})
+        labels = dict(buildah.oci_config(info).get("Labels") or {})
         return ArchBuild(arch, built, recipe.tags, recipe.reference, labels)
 
 

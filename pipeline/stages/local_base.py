@@ -372,7 +372,7 @@ def stale_base_images(current_bases: tuple[LocalBase, ...] = (LOCAL,)) -> list[s
     keep = set()
     for base in ours:
         if base.rpartition(":")[2] not in current:  # an image, not a list
-            config = (buildah.inspect(base).get("OCIv1") or {}).get("config") or {}
-            keep.add((config.get("Labels") or {}).get(ROOTFS_LABEL, ""))
+            labels = buildah.oci_config(buildah.inspect(base)).get("Labels") or {}
+            keep.add(labels.get(ROOTFS_LABEL, ""))
     rootfs = [n for n in names if n.startswith(f"{ROOTFS_IMAGE}:")]
     return stale + [n for n in rootfs if "" not in keep and n not in keep]

@@ -90,9 +90,7 @@ def version_of(go: Path, binary: Path) -> str:
 
 
 def run_entrypoint(image: str, name: str, go: Path) -> EntrypointRun:
-    info = buildah.inspect(image)
-    config = (info.get("OCIv1") or {}).get("config") or {}
-    entrypoint = list(config.get("Entrypoint") or [])
+    entrypoint = list(buildah.oci_config(buildah.inspect(image)).get("Entrypoint") or [])
     if not entrypoint:
         raise ContainersError(f"image {name} has no entrypoint", hint="give its Dockerfile one")
     with buildah.working_container(image) as container:

@@ -254,6 +254,11 @@ def inspect(image: str) -> dict[str, Any]:
     return dict(json.loads(out))
 
 
+def oci_config(info: Mapping[str, Any]) -> dict[str, Any]:
+    """The image config (``Labels``, ``Entrypoint``, ...) of an ``inspect`` document."""
+    return dict((info.get("OCIv1") or {}).get("config") or {})
+
+
 def exists(image: str) -> bool:
     """Whether ``image`` (name or id) is in local storage."""
     return _buildah(["inspect", "--type", "image", image], check=False).returncode == 0
