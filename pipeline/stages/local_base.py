@@ -49,7 +49,6 @@ log = logging.getLogger("pipeline.stages.local_base")
 INPUTS_DIR = DEFAULT_LOCAL_BASE
 #: The `local` target's base (``local_base: true``).
 LOCAL = LocalBase()
-SUITE = LOCAL.suite
 IMAGE = "localhost/pipeline/local-base"
 ROOTFS_IMAGE = "localhost/pipeline/local-base-rootfs"
 ROOTFS_LABEL = "org.opensuse.pipeline.rootfs"
@@ -114,10 +113,11 @@ def read_provides(path: Path) -> list[Provide]:
     return provides
 
 
-def inputs_hash(inputs_dir: Path = INPUTS_DIR, suite: str = SUITE) -> str:
+def inputs_hash(base: LocalBase = LOCAL) -> str:
     """Digest of everything the image is made from; the image's tag."""
+    inputs_dir = base.inputs_dir
     digest = hashlib.sha256()
-    digest.update(f"suite={suite}\n".encode())
+    digest.update(f"suite={base.suite}\n".encode())
     digest.update(Path(__file__).read_bytes())
     for path in sorted(p for p in inputs_dir.rglob("*") if p.is_file()):
         digest.update(f"\0{path.relative_to(inputs_dir)}\0".encode())
@@ -233,7 +233,7 @@ def ensure_local_base(
     when its inputs changed."""
     arch = arch or host_arch()
     inputs_dir = base.inputs_dir
-    digest = inputs_hash(inputs_dir, base.suite)
+    digest = inputs_hash(base)
     name = f"{IMAGE}:{digest}-{arch}"
     base_dir = build_dir.resolve() / "base"
     # Two pipelines (or test workers) on one machine build the base once, not twice at once.
@@ -306,7 +306,7 @@ def ensure_local_bases(
     images = {
         arch: ensure_local_base(build_dir, arch=arch, base=base, mirror=mirror) for arch in arches
     }
-    digest = inputs_hash(base.inputs_dir, base.suite)
+    digest = inputs_hash(base)
     name = f"{IMAGE}:{digest}"
     with file_lock(LIST_LOCK):
         _sync_list(name, digest)
@@ -360,7 +360,7 @@ def stale_base_images(current_bases: tuple[LocalBase, ...] = (LOCAL,)) -> list[s
     """Names of local base images and lists (and their root file system images) of other
     inputs than the current ones (every target's of the project): what ``prune`` untags.
     ``latest`` stays."""
-    current = {inputs_hash(base.inputs_dir, base.suite) for base in current_bases}
+    current = {inputs_hash(base) for base in current_bases}
     names = buildah.stored_names()
     bases = [n for n in names if n.startswith(f"{IMAGE}:") and n.rpartition(":")[2] != "latest"]
     ours = [n for n in bases if n.rpartition(":")[2].split("-")[0] in current]

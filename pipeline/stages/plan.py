@@ -141,9 +141,8 @@ def product_inputs(ctx: Context, product: Product, registry: str) -> Inputs:
         parts[f"image {image.name}"] = tree_digest([image.directory], root)
         paths.append(image.directory)
     if ctx.target.local_base is not None:
-        base = ctx.target.local_base
-        parts["base"] = digest_of_text(local_base.inputs_hash(base.inputs_dir, base.suite))
-        paths.append(base.inputs_dir)
+        parts["base"] = digest_of_text(local_base.inputs_hash(ctx.target.local_base))
+        paths.append(ctx.target.local_base.inputs_dir)
     if ctx.target.build_root is not None:  # another suite or map builds other binaries
         built_in = ctx.target.build_root
         packages = tree_digest([built_in.packages_map], root)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.config.project import LocalBase
 from pipeline.core.errors import InputError
 from pipeline.obs.dockerfile import load_dockerfile
 from pipeline.stages import debian_tree
@@ -86,12 +87,13 @@ def test_rpm_version_keeps_the_upstream_part(debian: str, rpm: str) -> None:
 def test_inputs_hash_follows_every_input(tmp_path: Path) -> None:
     for name in ("packages.txt", "provides.txt", "Containerfile"):
         (tmp_path / name).write_text((base_image.INPUTS_DIR / name).read_text())
-    before = base_image.inputs_hash(tmp_path)
-    assert base_image.inputs_hash(tmp_path) == before
+    before = base_image.inputs_hash(LocalBase(tmp_path))
+    assert base_image.inputs_hash(LocalBase(tmp_path)) == before
     with (tmp_path / "provides.txt").open("a") as extra:
         extra.write("stub qemu-s390x\n")
-    assert base_image.inputs_hash(tmp_path) != before
-    assert base_image.inputs_hash(tmp_path, suite="trixie") != base_image.inputs_hash(tmp_path)
+    assert base_image.inputs_hash(LocalBase(tmp_path)) != before
+    trixie = LocalBase(tmp_path, suite="trixie")
+    assert base_image.inputs_hash(trixie) != base_image.inputs_hash(LocalBase(tmp_path))
 
 
 def _zypper_packages(dockerfile: Path) -> list[str]:
