@@ -4,27 +4,15 @@
 
 KUBEVIRT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT_DIR=${KUBEVIRT_DIR}/_out
-CMD_OUT_DIR=${OUT_DIR}/cmd
 TESTS_OUT_DIR=${OUT_DIR}/tests
 MANIFESTS_OUT_DIR=${OUT_DIR}/manifests
 MANIFEST_TEMPLATES_OUT_DIR=${OUT_DIR}/templates/manifests
 KUBEVIRT_NO_BAZEL=${KUBEVIRT_NO_BAZEL:-false}
-KUBEVIRT_RELEASE=${KUBEVIRT_RELEASE:-false}
 
 # Upstream always builds from vendor/. The sample has no dependencies and so no vendor/
 # directory; asking for -mod=vendor there would fail, so it is added only when vendor/ exists.
 if [ -d "${KUBEVIRT_DIR}/vendor" ]; then
     export GOFLAGS="${GOFLAGS:-} -mod=vendor"
-fi
-
-KUBEVIRT_GO_BUILD_TAGS="selinux${KUBEVIRT_GO_BUILD_TAGS:+,${KUBEVIRT_GO_BUILD_TAGS}}"
-
-if [ -z "${KUBEVIRT_VERSION:-}" ]; then
-    if [ -d "${KUBEVIRT_DIR}/.git" ]; then
-        KUBEVIRT_VERSION="$(git -C "${KUBEVIRT_DIR}" describe --always --tags)"
-    else
-        KUBEVIRT_VERSION=undefined
-    fi
 fi
 
 # Builds never reach for the network: everything comes from the tree (or vendor/).

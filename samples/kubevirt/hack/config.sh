@@ -2,18 +2,6 @@
 # Build settings with upstream's names and environment overrides (DOCKER_PREFIX, DOCKER_TAG,
 # IMAGE_PREFIX, KUBEVIRT_INSTALLED_NAMESPACE, IMAGE_PULL_POLICY, VERBOSITY, CSV_VERSION).
 
-binaries="
-    cmd/virt-operator
-    cmd/virt-controller
-    cmd/virt-launcher
-    cmd/virt-handler
-    cmd/virt-api
-    cmd/sidecars
-    cmd/virtctl
-    cmd/virt-chroot
-    cmd/virt-tail
-"
-
 docker_prefix=${DOCKER_PREFIX:-kubevirt}
 manifest_docker_prefix=${MANIFEST_DOCKER_PREFIX:-${docker_prefix}}
 docker_tag=${DOCKER_TAG:-latest}
@@ -27,5 +15,5 @@ default_csv_version=${docker_tag/latest/0.0.0}
 default_csv_version=${default_csv_version#v}
 csv_version=${CSV_VERSION:-${default_csv_version}}
 
-export binaries docker_prefix manifest_docker_prefix docker_tag image_prefix namespace \
+export docker_prefix manifest_docker_prefix docker_tag image_prefix namespace \
     image_pull_policy verbosity csv_version

@@ -5,7 +5,6 @@ CDI_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 CDI_GO_PACKAGE=kubevirt.io/containerized-data-importer
 BIN_DIR=${CDI_DIR}/bin
 OUT_DIR=${CDI_DIR}/_out
-CMD_OUT_DIR=${OUT_DIR}/cmd
 TESTS_OUT_DIR=${OUT_DIR}/tests
 BUILD_DIR=${CDI_DIR}/hack/build
 MANIFEST_TEMPLATE_DIR=${CDI_DIR}/manifests/templates

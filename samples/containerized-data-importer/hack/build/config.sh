@@ -1,16 +1,6 @@
 #!/usr/bin/env bash
 # Build settings with upstream CDI's names and environment overrides.
 
-CONTROLLER="cdi-controller"
-IMPORTER="cdi-importer"
-CLONER="cdi-cloner"
-APISERVER="cdi-apiserver"
-UPLOADPROXY="cdi-uploadproxy"
-UPLOADSERVER="cdi-uploadserver"
-OPERATOR="cdi-operator"
-
-BINARIES="cmd/${OPERATOR} cmd/${CONTROLLER} cmd/${IMPORTER} cmd/${CLONER} cmd/${APISERVER} cmd/${UPLOADPROXY} cmd/${UPLOADSERVER}"
-
 DOCKER_PREFIX=${DOCKER_PREFIX:-"quay.io/kubevirt"}
 DOCKER_TAG=${DOCKER_TAG:-latest}
 CONTROLLER_IMAGE_NAME=${CONTROLLER_IMAGE_NAME:-cdi-controller}

@@ -1,5 +1,5 @@
 /* Stand-in for KubeVirt's container-disk: like upstream it is C, linked statically by
- * hack/build-go.sh because it runs in an otherwise empty (scratch) image. */
+ * the spec because it runs in an otherwise empty (scratch) image. */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,8 +1,8 @@
-// Package version holds the build identity that hack/build-go.sh links into every binary
-// with -X ldflags, under the same package path and variable names as upstream KubeVirt.
+// Package version holds the build identity that the spec links into every binary with the
+// -X ldflags of hack/version.sh, under the same package path and variable names as upstream KubeVirt.
 package version
 
-// Overridden at link time; the defaults mark a binary built without hack/build-go.sh.
+// Overridden at link time; the defaults mark a binary built without the version stamp.
 var (
 	gitVersion   = "v0.0.0-unset"
 	gitCommit    = ""
