@@ -2,11 +2,12 @@
 the bare ``go build`` of the same binaries, both cold, in the same run and the same build root.
 
 The rpms stage of ``local-upstream`` runs in a copy of the project, with a Go build cache of its
-own (cold). Then, in the same build roots, with the same Go and another cold cache, one
-``go build`` per product of the commands the specs package (``-mod=vendor -buildmode=pie``,
-cgo on as in the spec). The figure is the rpms stage's wall time over the bare builds' sum: what
-the pipeline costs beyond compiling (upstream's build scripts, whose KubeVirt one also runs
-``go vet``, rpmbuild's packaging and compression, the repo). Then an image-only change: the
+own (cold). Then, in the same build roots, with the same Go and another cold cache, the
+``go build``s the specs run, bare (``BUILDS``: the packaged commands, ``-mod=vendor
+-buildmode=pie``, cgo on as in the spec; CDI's scratch-image server without cgo). The figure is
+the rpms stage's wall time over the bare builds' sum: what the pipeline costs beyond compiling
+(the version stamp, the manifests' generators, rpmbuild's packaging and compression, the repo).
+Then an image-only change: the
 rpms stage again, the Go cache warm. The tarballs must be in the project's download cache
 (``fetch-sources --target local-upstream``); without them the figure says so.
 """
@@ -34,18 +35,28 @@ from tests.support.paths import copy_inputs
 TARGET = "local-upstream"
 UPSTREAM_TARGET = Target("<=", 1.15, "<= 1.15x the bare go build")
 TITLE = "rpms stage on the real trees vs bare go build"
-#: What each spec packages (the Go commands; KubeVirt's C container-disk is left out).
-COMMANDS = {
+#: The `go build`s each spec runs, as (packages, environment beyond the root's): KubeVirt's
+#: commands in one (its C container-disk is left out); CDI's in one, and the scratch image's
+#: server in another, without cgo or PIE.
+PIE = {"GOFLAGS": "-mod=vendor -buildmode=pie"}
+BUILDS: dict[str, tuple[tuple[str, dict[str, str]], ...]] = {
     "kubevirt": (
-        "cmd/virt-api cmd/virt-chroot cmd/virt-controller cmd/virt-handler cmd/virt-launcher "
-        "cmd/virt-operator cmd/virtctl cmd/virt-probe cmd/virt-freezer cmd/virt-launcher-monitor "
-        "cmd/virt-exportproxy cmd/virt-exportserver cmd/sidecars cmd/virt-tail "
-        "cmd/synchronization-controller cmd/virt-launcher/libvirt-hook-client"
+        (
+            "cmd/virt-api cmd/virt-chroot cmd/virt-controller cmd/virt-handler cmd/virt-launcher "
+            "cmd/virt-operator cmd/virtctl cmd/virt-probe cmd/virt-freezer "
+            "cmd/virt-launcher-monitor cmd/virt-exportproxy cmd/virt-exportserver cmd/sidecars "
+            "cmd/virt-tail cmd/synchronization-controller cmd/virt-launcher/libvirt-hook-client",
+            PIE,
+        ),
     ),
     "cdi": (
-        "cmd/cdi-apiserver cmd/cdi-cloner cmd/cdi-controller cmd/cdi-importer cmd/cdi-uploadproxy "
-        "cmd/cdi-uploadserver cmd/cdi-operator tools/cdi-source-update-poller "
-        "tools/cdi-image-size-detection tools/cdi-containerimage-server"
+        (
+            "cmd/cdi-apiserver cmd/cdi-cloner cmd/cdi-controller cmd/cdi-importer "
+            "cmd/cdi-uploadproxy cmd/cdi-uploadserver cmd/cdi-operator "
+            "tools/cdi-source-update-poller tools/cdi-image-size-detection",
+            PIE,
+        ),
+        ("tools/cdi-containerimage-server", {"GOFLAGS": "-mod=vendor", "CGO_ENABLED": "0"}),
     ),
 }
 BARE_DIR = "pipeline-bench"
@@ -59,10 +70,14 @@ SYSTEM_SQLITE = {
 
 
 def bare_build(
-    rootfs: Path, tarball: Path, commands: str, cache: Path, extra_env: dict[str, str]
+    rootfs: Path,
+    tarball: Path,
+    builds: tuple[tuple[str, dict[str, str]], ...],
+    cache: Path,
+    extra_env: dict[str, str],
 ) -> float:
-    """Seconds of one ``go build`` of ``commands`` from ``tarball``, chrooted in ``rootfs``
-    with the root's Go and ``cache`` (empty) as its build cache."""
+    """Seconds of the ``go build``s ``builds`` from ``tarball``, chrooted in ``rootfs`` with
+    the root's Go and ``cache`` (empty) as its build cache."""
     work = rootfs / BARE_DIR
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
@@ -72,17 +87,18 @@ def bare_build(
         top = next(work.iterdir()).name
         cache.mkdir(parents=True, exist_ok=True)
         (rootfs / build_roots.GO_CACHE_IN_ROOT.lstrip("/")).mkdir(parents=True, exist_ok=True)
-        # The environment rpmbuild gets in the root (its Go, GOROOT, GOPROXY=off, ...).
-        env = build_roots.root_env(f"/{BARE_DIR}", 0, go=True)
-        env["GOFLAGS"] = "-mod=vendor -buildmode=pie"
-        env |= extra_env
-        packages = " ".join(f"./{c}" for c in commands.split())
-        script = f"cd /{BARE_DIR}/{top} && mkdir -p _bare && go build -o _bare/ {packages}"
         binds = [(cache, build_roots.GO_CACHE_IN_ROOT)]
-        argv = chroot.command(rootfs, ["sh", "-c", script], env, binds)
-        started = time.perf_counter()
-        run(argv, timeout=7200)
-        return time.perf_counter() - started
+        seconds = 0.0
+        for commands, build_env in builds:
+            # The environment rpmbuild gets in the root (its Go, GOROOT, GOPROXY=off, ...).
+            env = build_roots.root_env(f"/{BARE_DIR}", 0, go=True) | build_env | extra_env
+            packages = " ".join(f"./{c}" for c in commands.split())
+            script = f"cd /{BARE_DIR}/{top} && mkdir -p _bare && go build -o _bare/ {packages}"
+            argv = chroot.command(rootfs, ["sh", "-c", script], env, binds)
+            started = time.perf_counter()
+            run(argv, timeout=7200)
+            seconds += time.perf_counter() - started
+        return seconds
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -109,7 +125,7 @@ def measure(root: Path, source: Path, work: Path) -> list[Figure]:
             sqlite = name == "cdi" and plan[name].defines.get("_with_system_sqlite") == "1"
             extra = SYSTEM_SQLITE if sqlite else {}
             cache = work / f"bare-cache-{name}"
-            bare[name] = bare_build(rootfs, tarball, COMMANDS[name], cache, extra)
+            bare[name] = bare_build(rootfs, tarball, BUILDS[name], cache, extra)
             console().print(f"bare go build of {name}: {bare[name]:.0f} s")
         changed = "dockerfiles/kubevirt/virt-api/Dockerfile"
         with (project_yaml.parent / changed).open("a") as dockerfile:
