@@ -109,16 +109,16 @@ def debian_package_with(trees: Iterable[Path], soname: str) -> str | None:
 
 def check(
     rpms: list[Path],
-    base_provides: set[str],
+    base_has: set[str],
     packages_file: Path,
     trees: Iterable[Path] = (),
     stubs: frozenset[str] = frozenset(),
 ) -> None:
     """Raise one line for the first ELF requirement of ``rpms`` that neither the base
-    (``base_provides``, what its tree really has, and ``stubs``, the names it only claims) nor
+    (``base_has``, what its tree really has, and ``stubs``, the names it only claims) nor
     another of the RPMs provides. ``trees``, where the RPMs were built, say which Debian
     package has the library."""
-    provided = set(base_provides) | stubs
+    provided = base_has | stubs
     for values in rpm_fields(rpms, "PROVIDE").values():
         provided.update(values)
     missing = unmet(rpm_fields(rpms, "REQUIRE"), provided)
@@ -126,7 +126,7 @@ def check(
         return
     first = missing[0]
     package = debian_package_with(trees, first.soname)
-    if any(p.split("(", 1)[0] == first.soname for p in base_provides):
+    if any(p.split("(", 1)[0] == first.soname for p in base_has):
         # The library is there, only older: its package is of an older suite than the roots'.
         fix = (
             f"the base has {first.soname} without that symbol version: its Debian package "
