@@ -1,5 +1,6 @@
 // Package version holds the build identity that the spec links into every binary with the
-// -X ldflags of hack/version.sh, under the same package path and variable names as upstream KubeVirt.
+// -X ldflags of hack/version.sh, under the same package path and variable names as upstream
+// KubeVirt.
 package version
 
 // Overridden at link time; the defaults mark a binary built without the version stamp.
